@@ -27,16 +27,18 @@ class GPTConfig:
     n_embd: int = 768
     dropout: float = 0.0
     bias: bool = True        # biases in Linear and LayerNorm layers, as GPT-2
+    gelu: str = 'tanh'       # 'tanh': GPT-2's approximation; 'exact': erf GELU (nanoGPT's; faster on CPU)
 
 # %% ../nbs/03_model.ipynb #93b7efd6
 class MLP(nn.Module):
-    "Position-wise feed-forward: n_embd -> 4*n_embd -> GELU (tanh, as GPT-2) -> n_embd."
+    "Position-wise feed-forward: n_embd -> 4*n_embd -> GELU -> n_embd."
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
-    def forward(self, x): return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate='tanh')))
+        self.approximate = {'tanh': 'tanh', 'exact': 'none'}[cfg.gelu]
+    def forward(self, x): return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate=self.approximate)))
 
 class Block(nn.Module):
     "Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."
@@ -50,7 +52,7 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x))
         return x + self.mlp(self.ln_2(x))
 
-# %% ../nbs/03_model.ipynb #09aded63
+# %% ../nbs/03_model.ipynb #d363b794
 class GPT(nn.Module):
     "A GPT-2 style language model."
     def __init__(self, cfg: GPTConfig):
@@ -93,7 +95,7 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
-# %% ../nbs/03_model.ipynb #23598302
+# %% ../nbs/03_model.ipynb #9fd2c37b
 def configure_optimizers(model: nn.Module, weight_decay: float, learning_rate: float, betas, device_type: str):
     "AdamW with weight decay on matrices and embeddings only; fused on CUDA."
     params = [p for p in model.parameters() if p.requires_grad]
@@ -102,7 +104,7 @@ def configure_optimizers(model: nn.Module, weight_decay: float, learning_rate: f
     fused = device_type == 'cuda' and 'fused' in inspect.signature(torch.optim.AdamW).parameters
     return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({'fused': True} if fused else {}))
 
-# %% ../nbs/03_model.ipynb #f23f56e2
+# %% ../nbs/03_model.ipynb #5ce218f3
 @torch.no_grad()
 def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:

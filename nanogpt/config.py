@@ -37,7 +37,7 @@ class TrainConfig:
     eval_iters: int = knob(50, 'batches per split averaged by each loss estimate')
     eval_only: bool = knob(False, 'estimate the loss once and exit (no training)')
     always_save_checkpoint: bool = knob(True, 'checkpoint at every eval (true) or only when val loss improves (false)')
-    init_from: str = knob('scratch', "'scratch' (new model) or 'resume' (continue from out_dir/ckpt.pt)")
+    init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights) or a Hugging Face GPT-2 folder")
     # logging
     wandb_log: bool = knob(False, 'also log to Weights & Biases (needs `pip install wandb`)')
     wandb_project: str = knob('owt', 'wandb project name')
@@ -86,8 +86,9 @@ class TrainConfig:
                f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), e.g. --n_embd={self.n_embd // self.n_head * self.n_head or self.n_head}')
         _check(0 <= self.dropout < 1, f'dropout must be in [0, 1) (got {self.dropout})')
         for k in ('beta1', 'beta2'): _check(0 <= getattr(self, k) < 1, f'{k} must be in [0, 1) (got {getattr(self, k)})')
-        _check(self.init_from in ('scratch', 'resume'),
-               f"init_from must be 'scratch' or 'resume' (got '{self.init_from}')")
+        _check(self.init_from in ('scratch', 'resume', 'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl') or Path(self.init_from).is_dir(),
+               f"init_from must be scratch, resume, gpt2, gpt2-medium, gpt2-large, gpt2-xl or a folder holding a "
+               f"Hugging Face GPT-2 (got '{self.init_from}')")
         _check(self.dtype in ('auto', 'float32', 'bfloat16', 'float16'),
                f"dtype must be auto, float32, bfloat16 or float16 (got '{self.dtype}')")
         _check(self.backend in ('nccl', 'gloo'), f"backend must be 'nccl' or 'gloo' (got '{self.backend}')")

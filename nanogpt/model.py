@@ -4,17 +4,20 @@
 
 # %% ../nbs/03_model.ipynb #c4976a21
 from __future__ import annotations
-import inspect, math
+import inspect, math, os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import CausalSelfAttention
+from .config import UserError
 
 # %% auto #0
-__all__ = ['GPTConfig', 'MLP', 'Block', 'GPT', 'configure_optimizers', 'generate']
+__all__ = ['GPT2_SIZES', 'CONV1D', 'GPTConfig', 'MLP', 'Block', 'GPT', 'configure_optimizers', 'generate', 'load_hf_gpt2',
+           'to_hf', 'crop_block_size']
 
 # %% ../nbs/03_model.ipynb #1bd09157
 @dataclass
@@ -122,3 +125,70 @@ def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: fl
             nxt = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
         idx = torch.cat([idx, nxt], dim=1)
     return idx
+
+# %% ../nbs/03_model.ipynb #8eea66b8
+GPT2_SIZES = {'gpt2': '124M', 'gpt2-medium': '350M', 'gpt2-large': '774M', 'gpt2-xl': '1558M'}
+CONV1D = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')
+_HF_BUFFERS = ('.attn.bias', '.attn.masked_bias')   # causal masks some transformers versions store
+
+def _hub_reachable(host: str = 'huggingface.co', timeout: float = 3.0) -> bool:
+    import socket
+    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
+    except OSError: return False
+
+def load_hf_gpt2(name_or_path: str):
+    "A transformers `GPT2LMHeadModel` from a local folder or the hub; fails fast and clearly offline."
+    from transformers import GPT2LMHeadModel
+    if not Path(name_or_path).is_dir() and name_or_path not in GPT2_SIZES:
+        raise UserError(f"'{name_or_path}' is neither a GPT-2 size ({', '.join(GPT2_SIZES)}) nor a folder "
+                        "with a Hugging Face GPT-2 (config.json + weights)")
+    try:
+        if Path(name_or_path).is_dir(): return GPT2LMHeadModel.from_pretrained(name_or_path)
+        try: return GPT2LMHeadModel.from_pretrained(name_or_path, local_files_only=True)   # cached earlier
+        except OSError: pass
+        if os.environ.get('HF_HUB_OFFLINE', '0') not in ('0', '') or not _hub_reachable():
+            raise UserError(f"cannot download '{name_or_path}': the Hugging Face hub is unreachable. Offline, point "
+                            f"init_from at a local folder holding a Hugging Face GPT-2 (config.json + model.safetensors)")
+        return GPT2LMHeadModel.from_pretrained(name_or_path)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load GPT-2 weights from '{name_or_path}': {str(e).splitlines()[0]}") from None
+
+def _from_pretrained(cls, name_or_path, dropout: float = 0.0) -> 'GPT':
+    "A GPT with OpenAI's GPT-2 weights (`gpt2`, ..., `gpt2-xl`) or those of a local Hugging Face GPT-2 folder."
+    hf = load_hf_gpt2(str(name_or_path))
+    c = hf.config
+    if c.activation_function not in ('gelu_new', 'gelu_pytorch_tanh', 'gelu') or c.n_inner not in (None, 4 * c.n_embd):
+        raise UserError(f'{name_or_path}: unsupported GPT-2 variant (activation {c.activation_function}, n_inner {c.n_inner})')
+    model = cls(GPTConfig(block_size=c.n_positions, vocab_size=c.vocab_size, n_layer=c.n_layer, n_head=c.n_head,
+                          n_embd=c.n_embd, dropout=dropout, bias=True,
+                          gelu='exact' if c.activation_function == 'gelu' else 'tanh'))
+    sd, hf_sd = model.state_dict(), {k: v for k, v in hf.state_dict().items() if not k.endswith(_HF_BUFFERS)}
+    if set(sd) != set(hf_sd): raise UserError(f'{name_or_path}: weights do not match a GPT-2 (e.g. {sorted(set(sd) ^ set(hf_sd))[:3]})')
+    with torch.no_grad():
+        for k, v in hf_sd.items(): sd[k].copy_(v.t() if k.endswith(CONV1D) else v)
+    return model
+GPT.from_pretrained = classmethod(_from_pretrained)
+
+def to_hf(model: GPT):
+    "The same network as a transformers `GPT2LMHeadModel` (Conv1D weights transposed; absent biases as zeros)."
+    from transformers import GPT2Config, GPT2LMHeadModel
+    c = model.config
+    hf = GPT2LMHeadModel(GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer,
+                                    n_head=c.n_head, activation_function='gelu_new' if c.gelu == 'tanh' else 'gelu',
+                                    resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
+                                    bos_token_id=50256, eos_token_id=50256))
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k, v in hf.state_dict().items():
+            if k.endswith(_HF_BUFFERS): continue
+            if k in sd: v.copy_(sd[k].t() if k.endswith(CONV1D) else sd[k])
+            else: v.zero_()   # a bias that a bias=False model does not have: zero is the same function
+    return hf.eval()
+
+# %% ../nbs/03_model.ipynb #cf26839a
+def crop_block_size(model: GPT, block_size: int):
+    "Shrink `model`'s context to `block_size` tokens, in place (keeps the first position embeddings)."
+    if block_size > model.config.block_size:
+        raise UserError(f'block_size {block_size} is larger than the model\'s {model.config.block_size}')
+    model.config.block_size = block_size
+    model.transformer.wpe.weight = nn.Parameter(model.transformer.wpe.weight[:block_size].detach().clone())

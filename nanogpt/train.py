@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig, UserError, parse_args, resolve_device, resolve_dtype, run_cli
-from .model import GPT, GPTConfig, configure_optimizers, generate
+from .model import GPT, GPTConfig, configure_optimizers, crop_block_size, generate
 from .prepare import PREPARERS, atomic_write, load_meta, prepare, tokenizer_from_meta
 
 # %% auto #0
@@ -156,11 +156,19 @@ def train(cfg: TrainConfig) -> dict:
     eval_batches = {s: Batches(data/f'{s}.bin', cfg.batch_size, cfg.block_size, device, cfg.seed + i)
                     for i, s in ((1, 'train'), (2, 'val'))}
 
-    # model, optimizer, gradient scaler: new, or as the checkpoint left them
-    model_args = ckpt['model_args'] if ckpt else _model_args(cfg, meta)
-    if ckpt and model_args['block_size'] < cfg.block_size:
-        raise UserError(f"the checkpoint's block_size is {model_args['block_size']}: resume with --block_size<={model_args['block_size']}")
-    model = GPT(GPTConfig(**model_args)).to(device)
+    # model, optimizer, gradient scaler: new, pretrained, or as the checkpoint left them
+    if cfg.init_from in ('scratch', 'resume'):
+        model_args = ckpt['model_args'] if ckpt else _model_args(cfg, meta)
+        model = GPT(GPTConfig(**model_args))
+    else:
+        if meta['tokenizer'] != 'gpt2':
+            raise UserError(f"init_from={cfg.init_from} needs a dataset in GPT-2 tokens (e.g. shakespeare), not '{cfg.dataset}'")
+        model = GPT.from_pretrained(cfg.init_from, dropout=cfg.dropout)
+        if cfg.block_size < model.config.block_size: crop_block_size(model, cfg.block_size)
+        model_args = asdict(model.config)
+    if model_args['block_size'] < cfg.block_size:
+        raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
+    model.to(device)
     optimizer = configure_optimizers(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=(dtype == torch.float16))
     iter_num, best_val = 0, float('inf')
@@ -260,7 +268,7 @@ def _wandb(cfg: TrainConfig):
     return wandb
 
 def _sample_text(model: GPT, tok, n: int, device, ctx, seed: int) -> str:
-    start = tok.encode('\n') if '\n' in getattr(tok, 'stoi', {}) else [0]
+    start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
     g = torch.Generator(device=device).manual_seed(seed)
     model.eval()
     with ctx: out = generate(model, torch.tensor([start], device=device), n, temperature=0.8, top_k=200, generator=g)

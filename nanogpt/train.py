@@ -20,8 +20,8 @@ from .prepare import PREPARERS, atomic_write, load_meta, prepare, tokenizer_from
 from .distributed import Dist, all_reduce, init_distributed, shutdown_distributed
 
 # %% auto #0
-__all__ = ['Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'read_metrics',
-           'plot_metrics', 'train', 'main']
+__all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
+           'read_metrics', 'plot_metrics', 'train', 'main']
 
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
@@ -130,12 +130,16 @@ def plot_metrics(metrics_path, png_path, title: str = ''):
     fig.tight_layout(); fig.savefig(png_path, dpi=100)
 
 # %% ../nbs/04_train.ipynb #a69ab1a4
+AUTO_PREPARE = ('shakespeare_char', 'shakespeare')   # small enough to prepare on the fly
+
 def _ensure_dataset(cfg: TrainConfig) -> dict:
-    "The dataset's meta; a known dataset that was never prepared is prepared now."
+    "The dataset's meta; a small known dataset that was never prepared is prepared now."
     if not (Path(cfg.data_dir)/cfg.dataset/'meta.json').is_file():
+        if cfg.dataset in PREPARERS and cfg.dataset not in AUTO_PREPARE:
+            raise UserError(f"dataset '{cfg.dataset}' is not prepared: run python -m nanogpt.prepare {cfg.dataset} first")
         if cfg.dataset not in PREPARERS:
-            raise UserError(f"unknown dataset '{cfg.dataset}': {Path(cfg.data_dir)/cfg.dataset} has no prepared data, "
-                            f"and nanogpt can prepare: {', '.join(sorted(PREPARERS))}")
+            raise UserError(f"unknown dataset '{cfg.dataset}': {Path(cfg.data_dir)/cfg.dataset} has no prepared data; "
+                            f"prepare your own with python -m nanogpt.prepare {cfg.dataset} --input=PATH")
         print(f'preparing dataset {cfg.dataset} in {cfg.data_dir}/ (first run)')
         prepare(cfg.dataset, cfg.data_dir)
     return load_meta(cfg.data_dir, cfg.dataset)

@@ -21,7 +21,7 @@ from .distributed import Dist, all_reduce, init_distributed, shutdown_distribute
 
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
-           'read_metrics', 'plot_metrics', 'train', 'main']
+           'read_metrics', 'plot_metrics', 'train_step', 'setup_device', 'train', 'main']
 
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
@@ -150,7 +150,28 @@ def _model_args(cfg: TrainConfig, meta: dict) -> dict:
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
                 bias=cfg.bias, vocab_size=v, dropout=cfg.dropout, gelu='exact')   # exact GELU: faster on CPU
 
-# %% ../nbs/04_train.ipynb #b0dec46c
+# %% ../nbs/04_train.ipynb #96175c6f
+def train_step(fwd, optimizer, scaler, batches, accum: int, ctx=nullcontext(), grad_clip: float = 0.0) -> torch.Tensor:
+    "One optimizer step over `accum` micro-batches from `batches`; returns the sum of their losses (on the device)."
+    loss_sum = 0.0
+    for micro in range(accum):
+        x, y = batches()
+        if isinstance(fwd, DDP): fwd.require_backward_grad_sync = micro == accum - 1   # all-reduce once per step
+        with ctx: _, loss = fwd(x, y)
+        loss_sum = loss_sum + loss.detach().float()
+        scaler.scale(loss / accum).backward()
+    if grad_clip:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g['params']], grad_clip)
+    scaler.step(optimizer); scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum
+
+def setup_device(device: torch.device):
+    "Per-device switches: TF32 matrix multiplies on CUDA (as nanoGPT)."
+    if device.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+# %% ../nbs/04_train.ipynb #8f819e63
 def train(cfg: TrainConfig) -> dict:
     "Train a GPT as `cfg` says (one process, or one of torchrun's); returns the final loss estimates."
     cfg.validate()
@@ -163,6 +184,7 @@ def train(cfg: TrainConfig) -> dict:
 
 def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     dtype = resolve_dtype(cfg.dtype, device)
+    setup_device(device)
     if cfg.gradient_accumulation_steps % d.world_size:
         raise UserError(f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple of '
                         f'the number of processes ({d.world_size})')
@@ -257,20 +279,8 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
                 say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
             break
 
-        # one optimizer step over the global batch: `accum` micro-batches in each process
         t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for micro in range(accum):
-            x, y = batches()
-            if ddp: ddp.require_backward_grad_sync = micro == accum - 1   # all-reduce only once per step
-            with ctx: _, loss = (ddp or fwd)(x, y)
-            loss_sum += loss.detach().float()
-            scaler.scale(loss / accum).backward()
-        if cfg.grad_clip:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer); scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        loss_sum = train_step(ddp or fwd, optimizer, scaler, batches, accum, ctx, cfg.grad_clip)
         iter_num += 1; bar.update()
         logging = iter_num % cfg.log_interval == 0 or iter_num == cfg.max_iters
         if logging:   # the mean over all micro-batches of all processes; .item() waits for the device
@@ -297,7 +307,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
         print(_sample_text(model, tokenizer_from_meta(meta), cfg.sample_tokens, device, ctx, cfg.seed))
     return losses
 
-# %% ../nbs/04_train.ipynb #8f819e63
+# %% ../nbs/04_train.ipynb #b6475771
 class _Stop:
     "Set by SIGTERM/SIGINT; checked between steps."
     def __init__(self): self.flag = False
@@ -322,7 +332,7 @@ def _broadcast(obj):
     "Rank 0's `obj`, on every process."
     box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
 
-# %% ../nbs/04_train.ipynb #b6475771
+# %% ../nbs/04_train.ipynb #acf0e340
 class _NoBar:
     def update(self, n=1): pass
     def write(self, s): print(s, flush=True)
@@ -348,7 +358,7 @@ def _sample_text(model: GPT, tok, n: int, device, ctx, seed: int) -> str:
     with ctx: out = generate(model, torch.tensor([start], device=device), n, temperature=0.8, top_k=200, generator=g)
     return tok.decode(out[0, len(start):].tolist())
 
-# %% ../nbs/04_train.ipynb #acf0e340
+# %% ../nbs/04_train.ipynb #3a0d0fea
 def main(argv):
     "python -m nanogpt.train [CONFIG.yml ...] [--key=value ...]"
     train(parse_args(TrainConfig, argv, 'nanogpt.train'))

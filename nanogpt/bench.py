@@ -13,7 +13,7 @@ import torch
 
 from .config import TrainConfig, UserError, knob, parse_args, resolve_device, resolve_dtype, run_cli
 from .model import GPT, GPTConfig, configure_optimizers
-from .train import Batches, _ensure_dataset, _model_args, setup_device, train_step
+from .train import Batches, ensure_dataset, new_model_args, setup_device, train_step
 
 # %% auto #0
 __all__ = ['GPU_PEAKS', 'flops_per_token', 'cpu_peak', 'device_peak', 'synchronize', 'BenchConfig', 'bench', 'main']
@@ -67,13 +67,13 @@ def bench(cfg: BenchConfig) -> dict:
     device = resolve_device(cfg.device); dtype = resolve_dtype(cfg.dtype, device); setup_device(device)
     torch.manual_seed(cfg.seed)
     if cfg.real_data:
-        meta = _ensure_dataset(cfg)
+        meta = ensure_dataset(cfg)
         batches = Batches(Path(cfg.data_dir)/cfg.dataset/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed)
     else:
         meta = {'tokenizer': 'gpt2', 'vocab_size': 50257}
         w = torch.randint(50257, (cfg.batch_size, cfg.block_size + 1), device=device)
         batches = lambda: (w[:, :-1], w[:, 1:])
-    model = GPT(GPTConfig(**_model_args(cfg, meta))).to(device)
+    model = GPT(GPTConfig(**new_model_args(cfg, meta))).to(device)
     optimizer = configure_optimizers(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=(dtype == torch.float16))
     fwd = torch.compile(model) if cfg.compile else model

@@ -21,7 +21,8 @@ from .distributed import Dist, all_reduce, init_distributed, shutdown_distribute
 
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
-           'read_metrics', 'plot_metrics', 'train_step', 'setup_device', 'train', 'main']
+           'read_metrics', 'plot_metrics', 'ensure_dataset', 'new_model_args', 'train_step', 'setup_device', 'train',
+           'main']
 
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
@@ -132,7 +133,7 @@ def plot_metrics(metrics_path, png_path, title: str = ''):
 # %% ../nbs/04_train.ipynb #a69ab1a4
 AUTO_PREPARE = ('shakespeare_char', 'shakespeare')   # small enough to prepare on the fly
 
-def _ensure_dataset(cfg: TrainConfig) -> dict:
+def ensure_dataset(cfg: TrainConfig) -> dict:
     "The dataset's meta; a small known dataset that was never prepared is prepared now."
     if not (Path(cfg.data_dir)/cfg.dataset/'meta.json').is_file():
         if cfg.dataset in PREPARERS and cfg.dataset not in AUTO_PREPARE:
@@ -144,7 +145,8 @@ def _ensure_dataset(cfg: TrainConfig) -> dict:
         prepare(cfg.dataset, cfg.data_dir)
     return load_meta(cfg.data_dir, cfg.dataset)
 
-def _model_args(cfg: TrainConfig, meta: dict) -> dict:
+def new_model_args(cfg: TrainConfig, meta: dict) -> dict:
+    "The `GPTConfig` arguments of a new model for `cfg` on a dataset with `meta`."
     v = meta['vocab_size']
     if meta['tokenizer'] != 'char': v = (v + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
@@ -191,7 +193,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     accum = cfg.gradient_accumulation_steps // d.world_size   # this process's micro-batches per step
     out_dir = Path(cfg.out_dir); ckpt_path = out_dir/'ckpt.pt'
     ckpt = load_checkpoint(ckpt_path) if cfg.init_from == 'resume' else None
-    meta = _ensure_dataset(cfg) if d.master else None
+    meta = ensure_dataset(cfg) if d.master else None
     if d.world_size > 1: meta = _broadcast(meta)          # the others wait while rank 0 prepares data
     tok_meta = {k: meta[k] for k in ('tokenizer', 'vocab_size', 'itos') if k in meta}
     if ckpt is not None and ckpt.get('tokenizer', tok_meta) != tok_meta:
@@ -205,7 +207,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
 
     # model, optimizer, gradient scaler: new, pretrained, or as the checkpoint left them
     if cfg.init_from in ('scratch', 'resume'):
-        model_args = ckpt['model_args'] if ckpt else _model_args(cfg, meta)
+        model_args = ckpt['model_args'] if ckpt else new_model_args(cfg, meta)
         model = GPT(GPTConfig(**model_args))
     else:
         if meta['tokenizer'] != 'gpt2':

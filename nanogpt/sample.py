@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 from .attention import KVCache
 from .config import UserError, knob, parse_args, resolve_device, resolve_dtype, run_cli
-from .model import GPT, generate
+from .model import GPT, GPT2_SIZES, generate
 from .prepare import tokenizer_from_meta
 from .train import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
-__all__ = ['GPT2_NAMES', 'top_p_filter', 'pick_next', 'forward_last', 'left_pad', 'prefill_mask', 'generate_stream', 'Completion',
+__all__ = ['top_p_filter', 'pick_next', 'forward_last', 'left_pad', 'prefill_mask', 'generate_stream', 'Completion',
            'generate_batch', 'cut_at_stop', 'TextStream', 'check_sampling', 'SampleConfig', 'load_model',
            'sampling_options', 'setup', 'read_prompt', 'sample', 'main', 'sampling_widget']
 
@@ -159,8 +159,6 @@ class TextStream:
         return out
 
 # %% ../nbs/07_sample.ipynb #2e1e6801
-GPT2_NAMES = ('gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl')
-
 def check_sampling(cfg):
     "Range checks shared by the commands that sample."
     for k in ('max_new_tokens', 'top_k', 'cache_keep'):
@@ -205,12 +203,12 @@ def load_model(init_from: str, out_dir: str, device) -> tuple[GPT, object]:
         ckpt = load_checkpoint(path, map_location=device)
         if 'tokenizer' not in ckpt: raise UserError(f'{path} has no tokenizer: it was not written by nanogpt.train')
         return model_from_checkpoint(ckpt, device).eval(), tokenizer_from_meta(ckpt['tokenizer'])
-    if init_from in GPT2_NAMES or path.is_dir():
+    if init_from in GPT2_SIZES or path.is_dir():
         from_pretrained = getattr(GPT, 'from_pretrained', None)
         if from_pretrained is None: raise UserError(f"init_from={init_from} needs GPT.from_pretrained, which this version of nanogpt lacks")
         model = from_pretrained(init_from)
         return model.to(device).eval(), tokenizer_from_meta({'tokenizer': 'gpt2', 'vocab_size': 50257})
-    raise UserError(f"init_from must be 'resume', one of {', '.join(GPT2_NAMES)}, or an existing checkpoint or "
+    raise UserError(f"init_from must be 'resume', one of {', '.join(GPT2_SIZES)}, or an existing checkpoint or "
                     f"Hugging Face folder (got '{init_from}')")
 
 def sampling_options(cfg, tok, model: GPT) -> dict:

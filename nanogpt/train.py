@@ -180,7 +180,9 @@ def train(cfg: TrainConfig) -> dict:
     d, device = init_distributed(cfg.backend, cfg.device)
     try:
         with _stop_on_signals() as stop:
-            return _train(cfg, d, device, stop)
+            losses = _train(cfg, d, device, stop)
+        if d.world_size > 1: dist.barrier()   # the others wait for rank 0's last writes, then all leave together
+        return losses
     finally:
         shutdown_distributed()
 

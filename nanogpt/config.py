@@ -148,7 +148,7 @@ def help_text(cls, prog: str) -> str:
     lines = [f'usage: python -m {prog} [CONFIG.yml ...] [--key=value ...]', '',
              (cls.__doc__ or '').strip(), '']
     for f in fields(cls):
-        lines.append(f'  --{f.name}={f.default!r:<20} {f.metadata.get("help", "")}')
+        lines.append(f'  {f"--{f.name}={f.default!r}":<36} {f.metadata.get("help", "")}')
     return '\n'.join(lines)
 
 def parse_args(cls, argv, prog: str = 'nanogpt'):

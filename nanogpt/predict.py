@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .config import UserError, knob, parse_args, run_cli
 from .model import GPT
 from .prepare import atomic_write
-from .sample import check_sampling, cut_at_stop, generate_batch, sampling_options, setup
+from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options, setup
 
 # %% auto #0
 __all__ = ['read_examples', 'windows', 'score_examples', 'PredictConfig', 'predict', 'main']
@@ -86,34 +86,22 @@ def score_examples(model: GPT, token_lists: list[list[int]], batch_size: int = 8
 
 # %% ../nbs/08_predict.ipynb #1d01cd70
 @dataclass
-class PredictConfig:
+class PredictConfig(SamplingKnobs):
     "Score or complete the examples of a file: python -m nanogpt.predict --task=score|complete --input=PATH [--key=value ...]"
+    max_new_tokens: int = knob(100, 'complete: tokens generated per prompt (at most)')
     task: str = knob('score', "'score' (loss and perplexity of each example) or 'complete' (a completion for each prompt)")
     input: str = knob('', 'text file (one example per line) or .jsonl file (a "text" or "prompt" field per line)')
     output: str = knob('', "write the JSON lines to this file (atomically) instead of stdout")
     whole_file: bool = knob(False, 'treat the whole text file as one example')
-    out_dir: str = knob('out', 'directory holding ckpt.pt (for init_from=resume)')
-    init_from: str = knob('resume', "'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl', or a checkpoint or Hugging Face folder path")
     batch_size: int = knob(8, 'windows (score) or prompts (complete) per forward pass')
     stride: int = knob(0, 'score: targets per sliding window past the first (0: block_size // 2; block_size: chunks)')
-    max_new_tokens: int = knob(100, 'complete: tokens generated per prompt (at most)')
-    temperature: float = knob(0.8, 'complete: <1 sharper, >1 more random, 0 greedy')
-    top_k: int = knob(200, 'complete: sample only among the k most likely tokens (0: all)')
-    top_p: float = knob(1.0, 'complete: nucleus sampling probability (1: off)')
-    stop: str = knob('', "complete: stop at this string (\\n, \\t understood; '': none)")
-    kv_cache: bool = knob(True, 'complete: use a key/value cache')
-    cache_keep: int = knob(0, 'complete: past block_size, re-prefill only the last N tokens (0: the whole window)')
-    seed: int = knob(1337, 'random seed')
-    device: str = knob('auto', "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    dtype: str = knob('auto', "'auto', 'float32', 'bfloat16' or 'float16'")
-    compile: bool = knob(False, 'torch.compile the attention and MLP layers')
 
     def validate(self):
         if self.task not in ('score', 'complete'): raise UserError(f"task must be 'score' or 'complete' (got '{self.task}')")
         if not self.input: raise UserError('which examples? give --input=PATH (a text or .jsonl file)')
         if self.batch_size < 1: raise UserError(f'batch_size must be at least 1 (got {self.batch_size})')
         if self.stride < 0: raise UserError(f'stride must not be negative (got {self.stride})')
-        check_sampling(self)
+        super().validate()
 
 # %% ../nbs/08_predict.ipynb #7d3c1cf6
 def _progress(total: int):

@@ -21,7 +21,7 @@ from .train import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
 __all__ = ['top_p_filter', 'pick_next', 'forward_last', 'left_pad', 'prefill_mask', 'generate_stream', 'Completion',
-           'generate_batch', 'cut_at_stop', 'TextStream', 'check_sampling', 'SampleConfig', 'load_model',
+           'generate_batch', 'cut_at_stop', 'TextStream', 'SamplingKnobs', 'SampleConfig', 'load_model',
            'sampling_options', 'setup', 'read_prompt', 'sample', 'main', 'sampling_widget']
 
 # %% ../nbs/07_sample.ipynb #f1b13e7d
@@ -159,28 +159,16 @@ class TextStream:
         return out
 
 # %% ../nbs/07_sample.ipynb #2e1e6801
-def check_sampling(cfg):
-    "Range checks shared by the commands that sample."
-    for k in ('max_new_tokens', 'top_k', 'cache_keep'):
-        if getattr(cfg, k) < 0: raise UserError(f'{k} must not be negative (got {getattr(cfg, k)})')
-    if cfg.temperature < 0: raise UserError(f'temperature must not be negative (got {cfg.temperature})')
-    if not 0 < cfg.top_p <= 1: raise UserError(f'top_p must be in (0, 1] (got {cfg.top_p})')
-    if cfg.dtype not in ('auto', 'float32', 'bfloat16', 'float16'):
-        raise UserError(f"dtype must be auto, float32, bfloat16 or float16 (got '{cfg.dtype}')")
-
 @dataclass
-class SampleConfig:
-    "Sample from a trained model: python -m nanogpt.sample --out_dir=DIR [--key=value ...]"
+class SamplingKnobs:
+    "The knobs of every command that generates: where the model comes from, how to sample, where to run."
     out_dir: str = knob('out', 'directory holding ckpt.pt (for init_from=resume)')
     init_from: str = knob('resume', "'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights), or a path: checkpoint file, folder with ckpt.pt, local Hugging Face GPT-2 folder")
-    start: str = knob('\n', "the prompt, or 'FILE:path' to read it from a file")
-    num_samples: int = knob(10, 'how many samples to draw')
     max_new_tokens: int = knob(500, 'tokens generated per sample (at most)')
     temperature: float = knob(0.8, '<1 sharper, >1 more random, 0 greedy')
     top_k: int = knob(200, 'sample only among the k most likely tokens (0: all)')
     top_p: float = knob(1.0, 'nucleus sampling: only the most likely tokens that together reach this probability (1: all)')
     stop: str = knob('', "stop a sample when its text contains this string (\\n, \\t understood; '': none)")
-    stream: bool = knob(False, 'print tokens as they are generated')
     kv_cache: bool = knob(True, 'use a key/value cache (False: recompute the whole context for every token)')
     cache_keep: int = knob(0, 'past block_size, re-prefill only the last N tokens (0: the whole window, exact but slower)')
     seed: int = knob(1337, 'random seed')
@@ -189,8 +177,23 @@ class SampleConfig:
     compile: bool = knob(False, 'torch.compile the attention and MLP layers')
 
     def validate(self):
+        for k in ('max_new_tokens', 'top_k', 'cache_keep'):
+            if getattr(self, k) < 0: raise UserError(f'{k} must not be negative (got {getattr(self, k)})')
+        if self.temperature < 0: raise UserError(f'temperature must not be negative (got {self.temperature})')
+        if not 0 < self.top_p <= 1: raise UserError(f'top_p must be in (0, 1] (got {self.top_p})')
+        if self.dtype not in ('auto', 'float32', 'bfloat16', 'float16'):
+            raise UserError(f"dtype must be auto, float32, bfloat16 or float16 (got '{self.dtype}')")
+
+@dataclass
+class SampleConfig(SamplingKnobs):
+    "Sample from a trained model: python -m nanogpt.sample --out_dir=DIR [--key=value ...]"
+    start: str = knob('\n', "the prompt, or 'FILE:path' to read it from a file")
+    num_samples: int = knob(10, 'how many samples to draw')
+    stream: bool = knob(False, 'print tokens as they are generated')
+
+    def validate(self):
         if self.num_samples < 1: raise UserError(f'num_samples is out of range (got {self.num_samples})')
-        check_sampling(self)
+        super().validate()
 
 # %% ../nbs/07_sample.ipynb #86426be3
 def _unescape(s: str) -> str: return s.replace('\\n', '\n').replace('\\t', '\t')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_model.ipynb #c4976a21
 from __future__ import annotations
-import inspect, math, os
+import math, os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import CausalSelfAttention
+from .attention import CausalSelfAttention, Dropout
 from .config import UserError
 
 # %% auto #0
@@ -39,9 +39,27 @@ class MLP(nn.Module):
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.approximate = {'tanh': 'tanh', 'exact': 'none'}[cfg.gelu]
-    def forward(self, x): return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate=self.approximate)))
+    def forward(self, x):
+        h = self.c_fc(x)
+        if torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type):   # training in float32
+            y = _GeluLinear.apply(h, self.c_proj.weight, self.c_proj.bias, self.approximate)
+        else: y = self.c_proj(F.gelu(h, approximate=self.approximate))
+        return self.dropout(y)
+
+class _GeluLinear(torch.autograd.Function):
+    "`linear(gelu(h), weight, bias)`, keeping only `h` for the backward pass, which recomputes `gelu(h)`."
+    @staticmethod
+    def forward(ctx, h, weight, bias, approximate: str):
+        ctx.save_for_backward(h, weight); ctx.approximate, ctx.bias = approximate, bias is not None
+        return F.linear(F.gelu(h, approximate=approximate), weight, bias)
+    @staticmethod
+    def backward(ctx, dy):
+        h, weight = ctx.saved_tensors
+        g, dy2 = F.gelu(h, approximate=ctx.approximate), dy.reshape(-1, dy.shape[-1])
+        dh = torch.ops.aten.gelu_backward(dy @ weight, h, approximate=ctx.approximate)
+        return dh, dy2.t() @ g.reshape(-1, g.shape[-1]), dy2.sum(0) if ctx.bias else None, None
 
 class Block(nn.Module):
     "Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."
@@ -64,7 +82,7 @@ class GPT(nn.Module):
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),   # token embeddings
             wpe=nn.Embedding(cfg.block_size, cfg.n_embd),   # position embeddings
-            drop=nn.Dropout(cfg.dropout),
+            drop=Dropout(cfg.dropout),
             h=nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)]),
             ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias),
         ))
@@ -100,12 +118,11 @@ class GPT(nn.Module):
 
 # %% ../nbs/03_model.ipynb #9fd2c37b
 def configure_optimizers(model: nn.Module, weight_decay: float, learning_rate: float, betas, device_type: str):
-    "AdamW with weight decay on matrices and embeddings only; fused on CUDA."
+    "AdamW with weight decay on matrices and embeddings only; fused on CUDA and CPU."
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
               {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}]
-    fused = device_type == 'cuda' and 'fused' in inspect.signature(torch.optim.AdamW).parameters
-    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({'fused': True} if fused else {}))
+    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=device_type in ('cuda', 'cpu'))
 
 # %% ../nbs/03_model.ipynb #5ce218f3
 @torch.no_grad()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #0465f470
 from __future__ import annotations
-import contextlib, json, math, os, signal, sys, threading, time
+import contextlib, ctypes, json, math, os, signal, sys, threading, time
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -21,8 +21,8 @@ from .distributed import Dist, all_reduce, init_distributed, shutdown_distribute
 
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
-           'read_metrics', 'plot_metrics', 'ensure_dataset', 'new_model_args', 'train_step', 'setup_device', 'train',
-           'main']
+           'read_metrics', 'plot_metrics', 'ensure_dataset', 'new_model_args', 'train_step', 'setup_device',
+           'keep_freed_memory', 'train', 'main']
 
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
@@ -169,9 +169,18 @@ def train_step(fwd, optimizer, scaler, batches, accum: int, ctx=nullcontext(), g
     optimizer.zero_grad(set_to_none=True)
     return loss_sum
 
+# %% ../nbs/04_train.ipynb #ac87d2cf
 def setup_device(device: torch.device):
-    "Per-device switches: TF32 matrix multiplies on CUDA (as nanoGPT)."
+    "Per-device switches: TF32 matrix multiplies on CUDA (as nanoGPT); on the CPU, keep freed memory for reuse."
     if device.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if device.type == 'cpu': keep_freed_memory()
+
+def keep_freed_memory() -> bool:
+    "Ask glibc's malloc to keep freed blocks in the process instead of returning them to the kernel; False if not glibc."
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4   # from <malloc.h>
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 # %% ../nbs/04_train.ipynb #8f819e63
 def train(cfg: TrainConfig) -> dict:

@@ -36,7 +36,8 @@ class TrainConfig:
     log_interval: int = knob(50, 'print and record the training loss every this many iterations')
     eval_iters: int = knob(50, 'batches per split averaged by each loss estimate')
     eval_only: bool = knob(False, 'estimate the loss once and exit (no training)')
-    always_save_checkpoint: bool = knob(True, 'checkpoint at every eval (true) or only when val loss improves (false)')
+    always_save_checkpoint: bool = knob(True, 'write out_dir/ckpt.pt at every eval (true) or only when val loss improves (false); best.pt always holds the best')
+    ckpt_interval: int = knob(0, 'also keep out_dir/ckpt_<iter>.pt every this many iterations (0: never)')
     init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights) or a Hugging Face GPT-2 folder")
     # logging
     wandb_log: bool = knob(False, 'also log to Weights & Biases (needs `pip install wandb`)')
@@ -71,6 +72,8 @@ class TrainConfig:
     device: str = knob('auto', "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:1', 'mps'")
     dtype: str = knob('auto', "'auto' (bfloat16 on CUDA where supported, else float16; float32 elsewhere), 'float32', 'bfloat16', 'float16'")
     compile: bool = knob(False, 'torch.compile the model (worth it on GPUs for long runs)')
+    fsdp: bool = knob(False, 'under torchrun, shard parameters, gradients and optimizer state over the processes (FSDP) instead of DDP')
+    activation_checkpointing: bool = knob(False, "recompute each block's activations in the backward pass: less memory, about 1/3 more compute")
     seed: int = knob(1337, 'random seed (data order, initialisation, dropout, the final sample)')
     sample_tokens: int = knob(300, 'print a sample of this many tokens when training ends (0: none)')
 
@@ -80,7 +83,7 @@ class TrainConfig:
                   'log_interval', 'eval_iters', 'gradient_accumulation_steps'):
             _check(getattr(self, k) >= 1, f'{k} must be at least 1 (got {getattr(self, k)})')
         for k in ('max_iters', 'warmup_iters', 'lr_decay_iters', 'learning_rate', 'min_lr',
-                  'weight_decay', 'grad_clip', 'sample_tokens'):
+                  'weight_decay', 'grad_clip', 'sample_tokens', 'ckpt_interval'):
             _check(getattr(self, k) >= 0, f'{k} must not be negative (got {getattr(self, k)})')
         _check(self.n_embd % self.n_head == 0,
                f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), e.g. --n_embd={self.n_embd // self.n_head * self.n_head or self.n_head}')

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
 from .config import UserError, resolve_device
 
 # %% auto #0
-__all__ = ['Dist', 'init_distributed', 'shutdown_distributed', 'all_reduce']
+__all__ = ['Dist', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'full_state', 'load_full_state', 'shard_model']
 
 # %% ../nbs/05_ddp.ipynb #fb69739c
 @dataclass
@@ -45,3 +46,19 @@ def all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
     "Sum (or `op`) `t` over all processes, in place; a no-op in a one-process job."
     if dist.is_available() and dist.is_initialized(): dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
     return t
+
+def full_state(model: torch.nn.Module, optimizer) -> tuple[dict, dict]:
+    "Whole model and optimizer state dicts on the CPU (on rank 0; empty elsewhere); every process must call it."
+    return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+def load_full_state(model: torch.nn.Module, optimizer, model_state: dict, optim_state: dict):
+    "Load whole state dicts (as `full_state` returns them) into a model and optimizer, sharded or not."
+    set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
+                   options=StateDictOptions(full_state_dict=True))
+
+# %% ../nbs/05_ddp.ipynb #759493e6
+def shard_model(model: torch.nn.Module) -> torch.nn.Module:
+    "Shard a GPT's parameters over the processes (FSDP2): each transformer block, then the rest."
+    from torch.distributed.fsdp import fully_shard
+    for block in model.transformer.h: fully_shard(block)
+    return fully_shard(model)

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .attention import CausalSelfAttention, Dropout
 from .config import UserError
@@ -79,6 +80,7 @@ class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.config = cfg
+        self.activation_checkpointing = False   # recompute blocks in the backward pass (set by the training loop)
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),   # token embeddings
             wpe=nn.Embedding(cfg.block_size, cfg.n_embd),   # position embeddings
@@ -108,7 +110,8 @@ class GPT(nn.Module):
             raise ValueError(f'sequence of length {T} is longer than block_size {self.config.block_size}')
         pos = torch.arange(T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for block in self.transformer.h: x = block(x)
+        for block in self.transformer.h:
+            x = checkpoint(block, x, use_reentrant=False) if self.activation_checkpointing and torch.is_grad_enabled() else block(x)
         x = self.transformer.ln_f(x)
         if targets is None:
             return self.lm_head(x[:, [-1], :]), None       # only the last position is needed

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #0465f470
 from __future__ import annotations
-import contextlib, ctypes, json, math, os, signal, sys, threading, time
+import contextlib, ctypes, json, math, os, shutil, signal, sys, threading, time
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.fsdp import FSDPModule
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .config import TrainConfig, UserError, parse_args, resolve_dtype, run_cli
 from .model import GPT, GPTConfig, configure_optimizers, crop_block_size, generate
 from .prepare import PREPARERS, atomic_write, load_meta, prepare, tokenizer_from_meta
-from .distributed import Dist, all_reduce, init_distributed, shutdown_distributed
+from .distributed import Dist, all_reduce, full_state, init_distributed, load_full_state, shard_model, shutdown_distributed
 
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
@@ -75,23 +76,31 @@ def get_lr(it: int, cfg: TrainConfig) -> float:
 # %% ../nbs/04_train.ipynb #ace0790d
 @torch.no_grad()
 def estimate_loss(model, batches: dict, eval_iters: int, ctx=nullcontext()) -> dict:
-    "Mean loss over `eval_iters` batches of each split (`batches`: split name -> `Batches`), in eval mode."
+    "Mean loss over `eval_iters` batches of each split (`batches`: split name -> `Batches`), in eval mode, shared by all processes."
     was_training = model.training
     model.eval()
     out = {}
     for split, b in batches.items():
+        n = -(-eval_iters // b.world_size)   # this process's share, the same number on every process
         total = torch.zeros((), device=b.device)
-        for _ in range(eval_iters):
+        for _ in range(n):
             x, y = b()
             with ctx: total += model(x, y)[1].float()
-        out[split] = (total / eval_iters).item()
+        out[split] = (all_reduce(total) / (n * b.world_size)).item()
     model.train(was_training)
     return out
 
 # %% ../nbs/04_train.ipynb #6b803428
-def save_checkpoint(path, ckpt: dict):
-    "Write `ckpt` to `path` atomically (temporary file, fsync, rename)."
-    atomic_write(Path(path), lambda f: torch.save(ckpt, f))
+def save_checkpoint(path, ckpt: dict, also=()):
+    "Write `ckpt` to `path` atomically (temporary file, fsync, rename), and make the paths in `also` name the same file."
+    path = Path(path)
+    atomic_write(path, lambda f: torch.save(ckpt, f))
+    for other in map(Path, also):
+        tmp = other.with_name(other.name + '.tmp')
+        tmp.unlink(missing_ok=True)
+        try: os.link(path, tmp)
+        except OSError: shutil.copyfile(path, tmp)   # a file system without hard links
+        os.replace(tmp, other)
 
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Load a checkpoint safely (`weights_only`), with a clear error if it is missing or corrupt."
@@ -158,7 +167,9 @@ def train_step(fwd, optimizer, scaler, batches, accum: int, ctx=nullcontext(), g
     loss_sum = 0.0
     for micro in range(accum):
         x, y = batches()
-        if isinstance(fwd, DDP): fwd.require_backward_grad_sync = micro == accum - 1   # all-reduce once per step
+        sync = micro == accum - 1   # gradients are averaged across processes once per step, after the last micro-batch
+        if isinstance(fwd, DDP): fwd.require_backward_grad_sync = sync
+        elif isinstance(m := getattr(fwd, '_orig_mod', fwd), FSDPModule): m.set_requires_gradient_sync(sync)
         with ctx: _, loss = fwd(x, y)
         loss_sum = loss_sum + loss.detach().float()
         scaler.scale(loss / accum).backward()
@@ -202,6 +213,10 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
         raise UserError(f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple of '
                         f'the number of processes ({d.world_size})')
     accum = cfg.gradient_accumulation_steps // d.world_size   # this process's micro-batches per step
+    if cfg.fsdp and d.world_size == 1:
+        raise UserError('fsdp=true shards the model over several processes: start them with torchrun (or use --fsdp=false)')
+    if cfg.fsdp and dtype == torch.float16:
+        raise UserError('fsdp=true does not support float16 gradient scaling here: use --dtype=bfloat16 (or float32)')
     out_dir = Path(cfg.out_dir); ckpt_path = out_dir/'ckpt.pt'
     ckpt = load_checkpoint(ckpt_path) if cfg.init_from == 'resume' else None
     meta = ensure_dataset(cfg) if d.master else None
@@ -213,7 +228,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     torch.manual_seed(cfg.seed)
     data = Path(cfg.data_dir)/cfg.dataset
     batches = Batches(data/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed, d.rank, d.world_size)
-    eval_batches = {s: Batches(data/f'{s}.bin', cfg.batch_size, cfg.block_size, device, cfg.seed + i)
+    eval_batches = {s: Batches(data/f'{s}.bin', cfg.batch_size, cfg.block_size, device, cfg.seed + i, d.rank, d.world_size)
                     for i, s in ((1, 'train'), (2, 'val'))}
 
     # model, optimizer, gradient scaler: new, pretrained, or as the checkpoint left them
@@ -229,11 +244,13 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     if model_args['block_size'] < cfg.block_size:
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
     model.to(device)
+    model.activation_checkpointing = cfg.activation_checkpointing
+    if cfg.fsdp: shard_model(model)   # before the optimizer, which then holds only this process's shards
     optimizer = configure_optimizers(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=(dtype == torch.float16))
     iter_num, best_val = 0, float('inf')
     if ckpt:
-        model.load_state_dict(ckpt['model']); optimizer.load_state_dict(ckpt['optimizer'])
+        load_full_state(model, optimizer, ckpt['model'], ckpt['optimizer'])
         if ckpt.get('scaler'): scaler.load_state_dict(ckpt['scaler'])
         iter_num, best_val = ckpt['iter_num'], ckpt['best_val_loss']
         batches.load_state_dict(ckpt['rng']['batches'])
@@ -241,7 +258,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
         torch.set_rng_state(ckpt['rng']['torch'])
     if d.rank: torch.manual_seed(cfg.seed + d.rank + iter_num)   # other dropout masks on the other processes
     fwd = torch.compile(model) if cfg.compile else model
-    ddp = DDP(fwd, device_ids=[device.index] if device.type == 'cuda' else None) if d.world_size > 1 else None
+    ddp = DDP(fwd, device_ids=[device.index] if device.type == 'cuda' else None) if d.world_size > 1 and not cfg.fsdp else None
     ctx = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
     wandb = _wandb(cfg) if d.master else None
 
@@ -255,14 +272,18 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     def log(event: dict):
         metrics.write(json.dumps(event) + '\n'); metrics.flush()
         if wandb: wandb.log(event, step=event['iter'])
-    def save():
+    def save(best=False):
+        "Checkpoint as ckpt.pt (and best.pt, ckpt_<iter>.pt when due); every process calls it, rank 0 writes."
+        model_state, optim_state = full_state(model, optimizer)   # gathered from the shards under FSDP
+        if not d.master: return
+        also = [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{iter_num:06d}.pt'] * (cfg.ckpt_interval > 0 and iter_num % cfg.ckpt_interval == 0)
         save_checkpoint(ckpt_path, {
-            'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'model': model_state, 'optimizer': optim_state,
             'scaler': scaler.state_dict() if scaler.is_enabled() else None,
             'model_args': model_args, 'iter_num': iter_num, 'best_val_loss': best_val,
             'config': asdict(cfg), 'tokenizer': tok_meta,
             'rng': {'torch': torch.get_rng_state(), 'batches': batches.state_dict(),
-                    'eval_batches': {s: b.state_dict() for s, b in eval_batches.items()}}})
+                    'eval_batches': {s: b.state_dict() for s, b in eval_batches.items()}}}, also)
 
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
     say = print if d.master else (lambda *a, **k: None)
@@ -274,22 +295,25 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     while True:
         lr = get_lr(iter_num, cfg)
         for g in optimizer.param_groups: g['lr'] = lr
-        if d.master and (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only):
-            losses = estimate_loss(fwd, eval_batches, cfg.eval_iters, ctx)
-            bar.write(f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
-            log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr})
+        saved = False
+        if (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only):
+            losses = estimate_loss(fwd, eval_batches, cfg.eval_iters, ctx)   # every process evaluates its share
+            if d.master:
+                bar.write(f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
+                log({'iter': iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr})
             if not math.isfinite(losses['val']):
                 raise UserError(f'the loss became {losses["val"]} at iteration {iter_num}; the last good checkpoint '
                                 f'is kept: lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
-            if iter_num > start and (losses['val'] < best_val or cfg.always_save_checkpoint):
+            best = losses['val'] < best_val
+            if iter_num > start and (best or cfg.always_save_checkpoint):
                 best_val = min(best_val, losses['val'])
-                save()
+                save(best); saved = True
+        if cfg.ckpt_interval and iter_num % cfg.ckpt_interval == 0 and iter_num > start and not saved: save()
         if cfg.eval_only or iter_num >= cfg.max_iters: break
         if stop.requested(d):
             stopped = True
-            if d.master:
-                if iter_num > start: save()
-                say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
+            if iter_num > start and not saved: save()
+            say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
             break
 
         t0 = time.perf_counter()
@@ -308,16 +332,16 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
                 bar.write(f'iter {iter_num}: loss {lossf:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, {tokens_per_iter / ms * 1000:,.0f} tokens/s')
                 log({'iter': iter_num, 'loss': lossf, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000})
     bar.close()
-    if not d.master: return losses
-    metrics.close()
-    if wandb: wandb.finish()
-    if (out_dir/'metrics.jsonl').stat().st_size and not cfg.eval_only:
-        plot_metrics(out_dir/'metrics.jsonl', out_dir/'loss.png', f'{cfg.dataset}: {model.get_num_params()/1e6:.2f}M parameters')
-        print(f'checkpoint: {ckpt_path}' + (f' (best val loss {best_val:.4f})' if best_val < float('inf') else '')
-              + f'; loss curve: {out_dir/"loss.png"}')
-    if cfg.sample_tokens and not cfg.eval_only and not stopped:
-        print('-' * 20 + ' sample ' + '-' * 20)
-        print(_sample_text(model, tokenizer_from_meta(meta), cfg.sample_tokens, device, ctx, cfg.seed))
+    if d.master:
+        metrics.close()
+        if wandb: wandb.finish()
+        if (out_dir/'metrics.jsonl').stat().st_size and not cfg.eval_only:
+            plot_metrics(out_dir/'metrics.jsonl', out_dir/'loss.png', f'{cfg.dataset}: {model.get_num_params()/1e6:.2f}M parameters')
+            print(f'checkpoint: {ckpt_path}' + (f', best val loss {best_val:.4f} in {out_dir/"best.pt"}' if (out_dir/'best.pt').exists() else '')
+                  + f'; loss curve: {out_dir/"loss.png"}')
+    if cfg.sample_tokens and not cfg.eval_only and not stopped and (d.master or cfg.fsdp):   # FSDP: all shards take part
+        text = _sample_text(model, tokenizer_from_meta(meta), cfg.sample_tokens, device, ctx, cfg.seed)
+        say('-' * 20 + ' sample ' + '-' * 20); say(text)
     return losses
 
 # %% ../nbs/04_train.ipynb #b6475771

@@ -4,19 +4,20 @@
 
 # %% ../nbs/09_bench.ipynb #e2f1e060
 from __future__ import annotations
-import resource, sys, time
+import resource, subprocess, sys, tempfile, time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 
 from .config import TrainConfig, UserError, knob, parse_args, resolve_device, resolve_dtype, run_cli
 from .model import GPT, GPTConfig, configure_optimizers
-from .train import Batches, ensure_dataset, new_model_args, setup_device, train_step
+from .train import Batches, compile_model, ensure_dataset, new_model_args, setup_device, train_step
 
 # %% auto #0
-__all__ = ['GPU_PEAKS', 'flops_per_token', 'cpu_peak', 'device_peak', 'synchronize', 'BenchConfig', 'bench', 'main']
+__all__ = ['GPU_PEAKS', 'flops_per_token', 'cpu_peak', 'device_peak', 'synchronize', 'BenchConfig', 'bench', 'time_to_first_step',
+           'main']
 
 # %% ../nbs/09_bench.ipynb #4616fc28
 def flops_per_token(model: GPT) -> float:
@@ -59,6 +60,7 @@ class BenchConfig(TrainConfig):
     steps: int = knob(20, 'timed steps')
     real_data: bool = knob(True, 'batches from the dataset (false: random tokens, GPT-2 vocabulary)')
     profile: bool = knob(False, 'also write a PyTorch profiler trace of a few steps to out_dir/bench_trace.json')
+    cold_start: bool = knob(False, 'instead, time how long python -m nanogpt.train with these settings takes to finish its first step')
 
 def bench(cfg: BenchConfig) -> dict:
     "Time `cfg.steps` training steps; returns ms/iter, tokens/s, TFLOP/s, MFU and peak memory."
@@ -76,7 +78,8 @@ def bench(cfg: BenchConfig) -> dict:
     model = GPT(GPTConfig(**new_model_args(cfg, meta))).to(device)
     optimizer = configure_optimizers(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=(dtype == torch.float16))
-    fwd = torch.compile(model) if cfg.compile else model
+    model.activation_checkpointing = cfg.activation_checkpointing
+    fwd = compile_model(model) if cfg.compile else model
     ctx = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
     step = lambda: train_step(fwd, optimizer, scaler, batches, cfg.gradient_accumulation_steps, ctx, cfg.grad_clip)
     t_start = time.perf_counter()
@@ -108,9 +111,29 @@ def _profile(step, device, out_dir: Path):
     p.export_chrome_trace(str(out_dir/'bench_trace.json'))
     print(f'profiler trace: {out_dir/"bench_trace.json"} (open in chrome://tracing or ui.perfetto.dev)')
 
+def time_to_first_step(cfg: TrainConfig) -> float:
+    "Seconds from launching `python -m nanogpt.train` with `cfg` (in a temporary out_dir) to the end of its first step."
+    argv = [f'--{f.name}={getattr(cfg, f.name)}' for f in fields(TrainConfig)]
+    with tempfile.TemporaryDirectory() as out:
+        argv += [f'--out_dir={out}', '--max_iters=1', '--log_interval=1', '--sample_tokens=0', '--wandb_log=false']
+        t0, lines = time.perf_counter(), []
+        p = subprocess.Popen([sys.executable, '-m', 'nanogpt.train', *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout:
+            lines.append(line)
+            if line.startswith('iter 1:'):
+                dt = time.perf_counter() - t0
+                p.kill(); p.wait()
+                return dt
+        p.wait()
+    raise UserError('the training command stopped before its first step:\n' + ''.join(lines[-10:]).rstrip())
+
 def main(argv):
     "python -m nanogpt.bench [CONFIG.yml ...] [--key=value ...]"
-    r = bench(parse_args(BenchConfig, argv, 'nanogpt.bench'))
+    cfg = parse_args(BenchConfig, argv, 'nanogpt.bench')
+    if cfg.cold_start:
+        print(f'{time_to_first_step(cfg):.1f} s from the command to the end of the first training step (compile={cfg.compile})')
+        return
+    r = bench(cfg)
     print(f"{r['params_M']:.2f}M parameters on {r['device']} ({r['dtype']}), {r['tokens_per_iter']:,} tokens per iteration")
     print(f"{r['ms_per_iter']:.1f} ms/iter, {r['tokens_per_s']:,.0f} tokens/s, {r['TFLOPs']:.3f} TFLOP/s, "
           f"MFU {100 * r['MFU']:.1f}% of {r['peak_TFLOPs']:.3f} TFLOP/s ({r['peak_source']}), "

@@ -17,8 +17,8 @@ from .attention import CausalSelfAttention, Dropout
 from .config import UserError
 
 # %% auto #0
-__all__ = ['GPT2_SIZES', 'CONV1D', 'GPTConfig', 'MLP', 'Block', 'GPT', 'configure_optimizers', 'generate', 'load_hf_gpt2',
-           'to_hf', 'crop_block_size']
+__all__ = ['RECOMPUTE_GELU_FROM', 'GPT2_SIZES', 'CONV1D', 'GPTConfig', 'MLP', 'Block', 'GPT', 'configure_optimizers', 'generate',
+           'load_hf_gpt2', 'to_hf', 'crop_block_size']
 
 # %% ../nbs/03_model.ipynb #1bd09157
 @dataclass
@@ -44,10 +44,12 @@ class MLP(nn.Module):
         self.approximate = {'tanh': 'tanh', 'exact': 'none'}[cfg.gelu]
     def forward(self, x):
         h = self.c_fc(x)
-        if torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type):   # training in float32
+        if torch.is_grad_enabled() and h.numel() >= RECOMPUTE_GELU_FROM and not torch.is_autocast_enabled(x.device.type):
             y = _GeluLinear.apply(h, self.c_proj.weight, self.c_proj.bias, self.approximate)
         else: y = self.c_proj(F.gelu(h, approximate=self.approximate))
         return self.dropout(y)
+
+RECOMPUTE_GELU_FROM = 2**23   # elements (32 MB in float32): below this, memory is not worth a second GELU
 
 class _GeluLinear(torch.autograd.Function):
     "`linear(gelu(h), weight, bias)`, keeping only `h` for the backward pass, which recomputes `gelu(h)`."

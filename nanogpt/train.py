@@ -23,7 +23,7 @@ from .distributed import Dist, all_reduce, full_state, init_distributed, load_fu
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
            'read_metrics', 'plot_metrics', 'ensure_dataset', 'new_model_args', 'train_step', 'setup_device',
-           'keep_freed_memory', 'train', 'main']
+           'compile_model', 'keep_freed_memory', 'train', 'main']
 
 # %% ../nbs/04_train.ipynb #b4277231
 class Batches:
@@ -186,6 +186,12 @@ def setup_device(device: torch.device):
     if device.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if device.type == 'cpu': keep_freed_memory()
 
+def compile_model(model: torch.nn.Module):
+    "`torch.compile(model)`, with PyTorch's compile cache in a lasting place (unless TORCHINDUCTOR_CACHE_DIR is set)."
+    cache = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nanogpt'/'torchinductor'
+    os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(cache))
+    return torch.compile(model)
+
 def keep_freed_memory() -> bool:
     "Ask glibc's malloc to keep freed blocks in the process instead of returning them to the kernel; False if not glibc."
     try: libc = ctypes.CDLL('libc.so.6')
@@ -257,7 +263,7 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
         for s, b in eval_batches.items(): b.load_state_dict(ckpt['rng']['eval_batches'][s])
         torch.set_rng_state(ckpt['rng']['torch'])
     if d.rank: torch.manual_seed(cfg.seed + d.rank + iter_num)   # other dropout masks on the other processes
-    fwd = torch.compile(model) if cfg.compile else model
+    fwd = compile_model(model) if cfg.compile else model
     ddp = DDP(fwd, device_ids=[device.index] if device.type == 'cuda' else None) if d.world_size > 1 and not cfg.fsdp else None
     ctx = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
     wandb = _wandb(cfg) if d.master else None

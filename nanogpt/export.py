@@ -19,16 +19,17 @@ __all__ = ['ExportConfig', 'export', 'main']
 @dataclass
 class ExportConfig:
     "Write a checkpoint as a Hugging Face GPT-2 folder: python -m nanogpt.export --out_dir=DIR --hf_dir=NEW"
-    out_dir: str = knob('out', 'directory holding ckpt.pt')
+    out_dir: str = knob('out', 'directory holding the checkpoint')
     hf_dir: str = knob('', 'the folder to create (must not exist, or be empty)')
+    ckpt: str = knob('ckpt.pt', "which checkpoint of out_dir: 'ckpt.pt' (the latest), 'best.pt' (the best val loss), 'ckpt_<iter>.pt'")
 
-def export(out_dir, hf_dir) -> Path:
-    "Write `out_dir/ckpt.pt` to `hf_dir` as a transformers-loadable GPT-2 (config.json, model.safetensors, tokenizer)."
+def export(out_dir, hf_dir, ckpt: str = 'ckpt.pt') -> Path:
+    "Write `out_dir/ckpt` to `hf_dir` as a transformers-loadable GPT-2 (config.json, model.safetensors, tokenizer)."
     if not str(hf_dir): raise UserError('where to? give --hf_dir=NEW_FOLDER')
     hf_dir = Path(hf_dir)
     if hf_dir.exists() and (not hf_dir.is_dir() or any(hf_dir.iterdir())):
         raise UserError(f'{hf_dir} already exists: choose a new --hf_dir (nothing is overwritten)')
-    ckpt = load_checkpoint(Path(out_dir)/'ckpt.pt')
+    ckpt = load_checkpoint(Path(out_dir)/ckpt)
     tmp = hf_dir.with_name(hf_dir.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True)
     to_hf(model_from_checkpoint(ckpt)).save_pretrained(tmp, safe_serialization=True)
@@ -45,6 +46,6 @@ def export(out_dir, hf_dir) -> Path:
 def main(argv):
     "python -m nanogpt.export --out_dir=DIR --hf_dir=NEW_FOLDER"
     cfg = parse_args(ExportConfig, argv, 'nanogpt.export')
-    print(f'wrote {export(cfg.out_dir, cfg.hf_dir)}')
+    print(f'wrote {export(cfg.out_dir, cfg.hf_dir, cfg.ckpt)}')
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))

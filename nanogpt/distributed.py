@@ -57,8 +57,10 @@ def load_full_state(model: torch.nn.Module, optimizer, model_state: dict, optim_
                    options=StateDictOptions(full_state_dict=True))
 
 # %% ../nbs/05_ddp.ipynb #759493e6
-def shard_model(model: torch.nn.Module) -> torch.nn.Module:
-    "Shard a GPT's parameters over the processes (FSDP2): each transformer block, then the rest."
+def shard_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    "Shard a GPT's parameters over the processes onto `device` (FSDP2): each transformer block, then the rest."
+    from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
-    for block in model.transformer.h: fully_shard(block)
-    return fully_shard(model)
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    for block in model.transformer.h: fully_shard(block, mesh=mesh)   # moves the block to the device, keeps a shard
+    return fully_shard(model, mesh=mesh)

@@ -249,9 +249,9 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
         model_args = asdict(model.config)
     if model_args['block_size'] < cfg.block_size:
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
-    model.to(device)
     model.activation_checkpointing = cfg.activation_checkpointing
-    if cfg.fsdp: shard_model(model)   # before the optimizer, which then holds only this process's shards
+    if cfg.fsdp: shard_model(model, device)   # before the optimizer, which then holds only this process's shards
+    else: model.to(device)
     optimizer = configure_optimizers(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     scaler = torch.amp.GradScaler(device.type, enabled=(dtype == torch.float16))
     iter_num, best_val = 0, float('inf')

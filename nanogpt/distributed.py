@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_ddp.ipynb #a3a88afb
 from __future__ import annotations
-import os
+import gc, os
 from dataclasses import dataclass
 
 import torch
@@ -40,7 +40,9 @@ def init_distributed(backend: str, device: str) -> tuple[Dist, torch.device]:
 
 def shutdown_distributed():
     "Leave the process group (every process, also after an error)."
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()   # free what lives in reference cycles (FSDP's modules and hooks) while their process group exists
+        dist.destroy_process_group()
 
 def all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
     "Sum (or `op`) `t` over all processes, in place; a no-op in a one-process job."

@@ -30,6 +30,10 @@ class Dropout(nn.Dropout):
         return x * keep_mask(x.shape, self.p, x.device) * keep_scale(self.p)
 
 # %% ../nbs/02_attention.ipynb #01161f4b
+def _block_weights(q, k, bias, i: int, j: int) -> torch.Tensor:
+    "Attention weights of query rows i..j-1 over keys 0..j-1 (all they may see), `q`, `k` (B*nh, T, hd)."
+    return torch.softmax(torch.baddbmm(bias[i:j, :j], q[:, i:j], k[:, :j].transpose(1, 2), alpha=q.shape[-1] ** -0.5), -1)
+
 class _CausalAttentionDropout(torch.autograd.Function):
     "Causal attention with dropout on the weights, by blocks of query rows; the backward pass recomputes the weights."
     @staticmethod
@@ -39,8 +43,8 @@ class _CausalAttentionDropout(torch.autograd.Function):
         bias = torch.full((T, T), float('-inf'), dtype=q.dtype, device=q.device).triu_(1)   # the causal mask
         ys, masks = [], []
         for i in range(0, T, block):
-            j = min(i + block, T)   # rows i..j-1 see keys 0..j-1
-            w = torch.softmax(torch.baddbmm(bias[i:j, :j], q[:, i:j], k[:, :j].transpose(1, 2), alpha=D ** -0.5), -1)
+            j = min(i + block, T)
+            w = _block_weights(q, k, bias, i, j)
             masks.append(keep_mask(w.shape, p, q.device))
             ys.append(torch.bmm(w.mul_(masks[-1]), v[:, :j]))
         y = torch.cat(ys, 1).mul_(keep_scale(p)).view(B, H, T, D).transpose(1, 2).contiguous()   # (B, T, nh, hd)
@@ -57,7 +61,7 @@ class _CausalAttentionDropout(torch.autograd.Function):
         dqs, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
         for m, i in zip(masks, range(0, T, block)):
             j = min(i + block, T)
-            w = torch.softmax(torch.baddbmm(bias[i:j, :j], q[:, i:j], k[:, :j].transpose(1, 2), alpha=D ** -0.5), -1)
+            w = _block_weights(q, k, bias, i, j)
             dv[:, :j] += torch.bmm((w * m).transpose(1, 2), dy[:, i:j])
             ds = torch.bmm(dy[:, i:j], v[:, :j].transpose(1, 2)).mul_(m).mul_(scale).sub_(delta[:, i:j]).mul_(w)
             dqs.append(torch.bmm(ds, k[:, :j]))

@@ -55,14 +55,14 @@ class _GeluLinear(torch.autograd.Function):
     "`linear(gelu(h), weight, bias)`, keeping only `h` for the backward pass, which recomputes `gelu(h)`."
     @staticmethod
     def forward(ctx, h, weight, bias, approximate: str):
-        ctx.save_for_backward(h, weight); ctx.approximate, ctx.bias = approximate, bias is not None
+        ctx.save_for_backward(h, weight); ctx.approximate, ctx.has_bias = approximate, bias is not None
         return F.linear(F.gelu(h, approximate=approximate), weight, bias)
     @staticmethod
     def backward(ctx, dy):
         h, weight = ctx.saved_tensors
         g, dy2 = F.gelu(h, approximate=ctx.approximate), dy.reshape(-1, dy.shape[-1])
         dh = torch.ops.aten.gelu_backward(dy @ weight, h, approximate=ctx.approximate)
-        return dh, dy2.t() @ g.reshape(-1, g.shape[-1]), dy2.sum(0) if ctx.bias else None, None
+        return dh, dy2.t() @ g.reshape(-1, g.shape[-1]), dy2.sum(0) if ctx.has_bias else None, None
 
 class Block(nn.Module):
     "Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."

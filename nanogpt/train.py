@@ -278,11 +278,11 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     def log(event: dict):
         metrics.write(json.dumps(event) + '\n'); metrics.flush()
         if wandb: wandb.log(event, step=event['iter'])
-    def save(best=False):
-        "Checkpoint as ckpt.pt (and best.pt, ckpt_<iter>.pt when due); every process calls it, rank 0 writes."
+    def save(best: bool, kept: bool):
+        "Checkpoint as ckpt.pt, also named best.pt and/or ckpt_<iter>.pt; every process calls it, rank 0 writes."
         model_state, optim_state = full_state(model, optimizer)   # gathered from the shards under FSDP
         if not d.master: return
-        also = [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{iter_num:06d}.pt'] * (cfg.ckpt_interval > 0 and iter_num % cfg.ckpt_interval == 0)
+        also = [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{iter_num:06d}.pt'] * kept
         save_checkpoint(ckpt_path, {
             'model': model_state, 'optimizer': optim_state,
             'scaler': scaler.state_dict() if scaler.is_enabled() else None,
@@ -301,8 +301,8 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
     while True:
         lr = get_lr(iter_num, cfg)
         for g in optimizer.param_groups: g['lr'] = lr
-        saved = False
-        if (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only):
+        evaluated = (iter_num % cfg.eval_interval == 0 or iter_num == cfg.max_iters) and (iter_num > start or not ckpt or cfg.eval_only)
+        if evaluated:
             losses = estimate_loss(fwd, eval_batches, cfg.eval_iters, ctx)   # every process evaluates its share
             if d.master:
                 bar.write(f"iter {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
@@ -310,17 +310,15 @@ def _train(cfg: TrainConfig, d: Dist, device: torch.device, stop) -> dict:
             if not math.isfinite(losses['val']):
                 raise UserError(f'the loss became {losses["val"]} at iteration {iter_num}; the last good checkpoint '
                                 f'is kept: lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
-            best = losses['val'] < best_val
-            if iter_num > start and (best or cfg.always_save_checkpoint):
-                best_val = min(best_val, losses['val'])
-                save(best); saved = True
-        if cfg.ckpt_interval and iter_num % cfg.ckpt_interval == 0 and iter_num > start and not saved: save()
-        if cfg.eval_only or iter_num >= cfg.max_iters: break
-        if stop.requested(d):
-            stopped = True
-            if iter_num > start and not saved: save()
-            say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
-            break
+        done = cfg.eval_only or iter_num >= cfg.max_iters
+        stopped = not done and stop.requested(d)
+        if iter_num > start:   # which checkpoints are due at this iteration: at most one write
+            best = evaluated and losses['val'] < best_val
+            if best: best_val = losses['val']
+            kept = cfg.ckpt_interval > 0 and iter_num % cfg.ckpt_interval == 0
+            if best or kept or stopped or (evaluated and cfg.always_save_checkpoint): save(best, kept)
+        if stopped: say(f'stopped by a signal at iteration {iter_num}; checkpoint saved: continue with --init_from=resume')
+        if done or stopped: break
 
         t0 = time.perf_counter()
         loss_sum = train_step(ddp or fwd, optimizer, scaler, batches, accum, ctx, cfg.grad_clip)

@@ -27,7 +27,7 @@ class Dropout(nn.Dropout):
     "`nn.Dropout`, with `keep_mask` on the CPU (about 8x faster than `torch.bernoulli_` there)."
     def forward(self, x):
         if not self.training or self.p == 0 or x.device.type != 'cpu': return super().forward(x)
-        return x * keep_mask(x.shape, self.p, x.device) * keep_scale(self.p)
+        return (x * keep_mask(x.shape, self.p, x.device)).mul_(keep_scale(self.p))   # in place: one temporary fewer
 
 # %% ../nbs/02_attention.ipynb #01161f4b
 def _block_weights(q, k, bias, i: int, j: int) -> torch.Tensor:

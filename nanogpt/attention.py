@@ -4,88 +4,33 @@
 
 # %% ../nbs/02_attention.ipynb #64d4f58d
 from __future__ import annotations
-import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['keep_mask', 'keep_scale', 'Dropout', 'causal_attention_dropout', 'CausalSelfAttention', 'KVCache']
-
-# %% ../nbs/02_attention.ipynb #39876281
-def keep_mask(shape, p: float, device='cpu') -> torch.Tensor:
-    "Boolean tensor, True with probability 1-p (to 1/65536): 16 random bits an element, four from each 64-bit draw."
-    n = math.prod(shape)
-    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-2**63, 2**63 - 1)
-    return bits.view(torch.int16)[:n].view(shape) >= round(p * 65536) - 32768
-
-def keep_scale(p: float) -> float:
-    "1 / (the probability that `keep_mask` keeps an element)."
-    return 65536 / (65536 - round(p * 65536))
-
-class Dropout(nn.Dropout):
-    "`nn.Dropout`, with `keep_mask` on the CPU (about 8x faster than `torch.bernoulli_` there)."
-    def forward(self, x):
-        if not self.training or self.p == 0 or x.device.type != 'cpu': return super().forward(x)
-        return (x * keep_mask(x.shape, self.p, x.device)).mul_(keep_scale(self.p))   # in place: one temporary fewer
-
-# %% ../nbs/02_attention.ipynb #01161f4b
-def _block_weights(q, k, bias, i: int, j: int) -> torch.Tensor:
-    "Attention weights of query rows i..j-1 over keys 0..j-1 (all they may see), `q`, `k` (B*nh, T, hd)."
-    return torch.softmax(torch.baddbmm(bias[i:j, :j], q[:, i:j], k[:, :j].transpose(1, 2), alpha=q.shape[-1] ** -0.5), -1)
-
-class _CausalAttentionDropout(torch.autograd.Function):
-    "Causal attention with dropout on the weights, by blocks of query rows; the backward pass recomputes the weights."
-    @staticmethod
-    def forward(ctx, q, k, v, p: float, block: int):
-        B, H, T, D = q.shape
-        q, k, v = (t.reshape(B * H, T, D) for t in (q, k, v))
-        bias = torch.full((T, T), float('-inf'), dtype=q.dtype, device=q.device).triu_(1)   # the causal mask
-        ys, masks = [], []
-        for i in range(0, T, block):
-            j = min(i + block, T)
-            w = _block_weights(q, k, bias, i, j)
-            masks.append(keep_mask(w.shape, p, q.device))
-            ys.append(torch.bmm(w.mul_(masks[-1]), v[:, :j]))
-        y = torch.cat(ys, 1).mul_(keep_scale(p)).view(B, H, T, D).transpose(1, 2).contiguous()   # (B, T, nh, hd)
-        ctx.save_for_backward(q, k, v, y, bias, *masks)   # y is also what c_proj keeps: stored once
-        ctx.p, ctx.block = p, block
-        return y.transpose(1, 2)
-
-    @staticmethod
-    def backward(ctx, dy):
-        q, k, v, y, bias, *masks = ctx.saved_tensors
-        (BH, T, D), block, scale = q.shape, ctx.block, keep_scale(ctx.p)
-        delta = (dy * y.transpose(1, 2)).sum(-1, keepdim=True).reshape(BH, T, 1)   # rowsum(dO * O) = rowsum(P * dP)
-        shape, dy = dy.shape, dy.reshape(BH, T, D)
-        dqs, dk, dv = [], torch.zeros_like(k), torch.zeros_like(v)
-        for m, i in zip(masks, range(0, T, block)):
-            j = min(i + block, T)
-            w = _block_weights(q, k, bias, i, j)
-            dv[:, :j] += torch.bmm((w * m).transpose(1, 2), dy[:, i:j])
-            ds = torch.bmm(dy[:, i:j], v[:, :j].transpose(1, 2)).mul_(m).mul_(scale).sub_(delta[:, i:j]).mul_(w)
-            dqs.append(torch.bmm(ds, k[:, :j]))
-            dk[:, :j] += torch.bmm(ds.transpose(1, 2), q[:, i:j])
-        dq = torch.cat(dqs, 1).mul_(D ** -0.5); dk.mul_(D ** -0.5); dv.mul_(scale)
-        return dq.view(shape), dk.view(shape), dv.view(shape), None, None
-
-def causal_attention_dropout(q, k, v, p: float, block: int = 64) -> torch.Tensor:
-    "Causal attention of `q, k, v` (B, nh, T, hd) with dropout `p` on the attention weights, in O(T) memory per row block."
-    return _CausalAttentionDropout.apply(q, k, v, p, block)
+__all__ = ['CausalSelfAttention', 'KVCache']
 
 # %% ../nbs/02_attention.ipynb #31297f70
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with a fused q/k/v projection (GPT-2's layout)."
-    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, n_embd: int, # the width of the residual stream
+                 n_head: int, # heads, each of width n_embd // n_head
+                 dropout: float = 0.0, # on the attention weights and the output, in training
+                 bias: bool = True, # biases in the two linear layers
+                ):
         super().__init__()
         assert n_embd % n_head == 0, 'n_embd must be divisible by n_head'
         self.n_head, self.dropout = n_head, dropout
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # queries, keys, values of all heads
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)      # heads -> residual stream
-        self.resid_dropout = Dropout(dropout)
+        self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        "`x` (B, T, C). With a `cache`, the new keys/values are appended to it and attention covers its past too."
+    def forward(self, x: torch.Tensor, # (B, T, C) inputs
+                cache: KVCache | None = None, # the keys and values of earlier positions; the new ones are appended
+                attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
+               ) -> torch.Tensor:
+        "Each position's output (B, T, C), computed from itself and the positions before it."
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hd)
@@ -93,13 +38,17 @@ class CausalSelfAttention(nn.Module):
         if cache is not None: past, (k, v) = cache.length, cache.append(k, v)
         if attn_mask is None and past and T > 1:  # new positions see all the past, and causally each other
             attn_mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-        if self.training and self.dropout and x.device.type == 'cpu' and attn_mask is None and not past:
-            y = causal_attention_dropout(q, k, v, self.dropout)   # no fused CPU kernel has dropout
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None and not past,
-                                               dropout_p=self.dropout if self.training else 0.0)
+        y = self.attend(q, k, v, attn_mask, is_causal=attn_mask is None and not past)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y))
+
+    def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
+               attn_mask: torch.Tensor | None, # True where attention is allowed, or None
+               is_causal: bool, # apply the causal mask (query t sees keys 0..t)
+              ) -> torch.Tensor:
+        "The attention of each head: softmax(q k^T / sqrt(hd)) v, with dropout on the weights in training."
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                              dropout_p=self.dropout if self.training else 0.0)
 
 # %% ../nbs/02_attention.ipynb #a646a58b
 class KVCache:

@@ -10,33 +10,42 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.checkpoint import checkpoint
 
 from .config import UserError, resolve_device
+from .model import Block
 
 # %% auto #0
-__all__ = ['Dist', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'full_state', 'load_full_state', 'shard_model']
+__all__ = ['World', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'barrier', 'broadcast', 'wrap_ddp',
+           'set_gradient_sync', 'full_state', 'load_full_state', 'shard_model', 'CheckpointedBlock',
+           'use_activation_checkpointing']
 
 # %% ../nbs/05_ddp.ipynb #fb69739c
 @dataclass
-class Dist:
+class World:
     "Who this process is in a (possibly one-process) job."
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
+    rank: int = 0        # this process, 0..size-1
+    local_rank: int = 0  # this process on its machine: which GPU it drives
+    size: int = 1        # how many processes
     @property
-    def master(self) -> bool: return self.rank == 0   # the one that logs, evaluates and writes
+    def master(self) -> bool: return self.rank == 0   # the one that logs and writes
 
-def init_distributed(backend: str, device: str) -> tuple[Dist, torch.device]:
+def init_distributed(backend: str, # 'nccl' (GPUs) or 'gloo' (CPUs)
+                     device: str, # the device knob
+                    ) -> tuple[World, torch.device]:
     "Join torchrun's process group (if launched by torchrun) and pick this process's device."
-    if int(os.environ.get('WORLD_SIZE', '1')) == 1: return Dist(), resolve_device(device)
-    d = Dist(int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE']))
+    if int(os.environ.get('WORLD_SIZE', '1')) == 1: return World(), resolve_device(device)
+    world = World(int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE']))
     dev = resolve_device(device)
     if dev.type == 'cuda':
-        dev = torch.device('cuda', d.local_rank); torch.cuda.set_device(dev)
+        dev = torch.device('cuda', world.local_rank); torch.cuda.set_device(dev)
     if backend == 'nccl' and dev.type != 'cuda':
         raise UserError(f'backend=nccl needs CUDA GPUs; on {dev.type} use --backend=gloo')
     dist.init_process_group(backend=backend)
-    return d, dev
+    return world, dev
 
 def shutdown_distributed():
     "Leave the process group (every process, also after an error)."
@@ -49,6 +58,26 @@ def all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized(): dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
     return t
 
+def barrier():
+    "Wait until every process gets here; a no-op in a one-process job."
+    if dist.is_available() and dist.is_initialized(): dist.barrier()
+
+def broadcast(obj):
+    "Rank 0's `obj` (any picklable value), on every process; a no-op in a one-process job."
+    if not (dist.is_available() and dist.is_initialized()): return obj
+    box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
+
+def wrap_ddp(model: torch.nn.Module, device: torch.device) -> DDP:
+    "The model under DistributedDataParallel: gradients averaged over the processes during the backward pass."
+    return DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
+
+def set_gradient_sync(model: torch.nn.Module, # what the step runs: DDP, FSDP, compiled or plain
+                      sync: bool, # average gradients over the processes in this backward pass?
+                     ):
+    "Turn gradient averaging on for the last micro-batch of a step and off for the others (DDP and FSDP)."
+    if isinstance(model, DDP): model.require_backward_grad_sync = sync
+    elif isinstance(inner := getattr(model, '_orig_mod', model), FSDPModule): inner.set_requires_gradient_sync(sync)
+
 def full_state(model: torch.nn.Module, optimizer) -> tuple[dict, dict]:
     "Whole model and optimizer state dicts on the CPU (on rank 0; empty elsewhere); every process must call it."
     return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -59,10 +88,21 @@ def load_full_state(model: torch.nn.Module, optimizer, model_state: dict, optim_
                    options=StateDictOptions(full_state_dict=True))
 
 # %% ../nbs/05_ddp.ipynb #759493e6
-def shard_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def shard_model(model: torch.nn.Module, # a GPT, on the CPU
+                device: torch.device, # where the shards go
+               ) -> torch.nn.Module:
     "Shard a GPT's parameters over the processes onto `device` (FSDP2): each transformer block, then the rest."
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     for block in model.transformer.h: fully_shard(block, mesh=mesh)   # moves the block to the device, keeps a shard
     return fully_shard(model, mesh=mesh)
+
+class CheckpointedBlock(Block):
+    "A transformer block that keeps only its input for the backward pass and runs again to get the rest."
+    def forward(self, x, cache=None, attn_mask=None):
+        if not torch.is_grad_enabled(): return super().forward(x, cache, attn_mask)
+        return checkpoint(super().forward, x, cache, attn_mask, use_reentrant=False)
+
+def use_activation_checkpointing(model: torch.nn.Module, # a GPT
+                                ):
+    "Recompute each block's activations in the backward pass instead of keeping them (in place)."
+    for block in model.transformer.h: block.__class__ = CheckpointedBlock

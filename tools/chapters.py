@@ -1,0 +1,67 @@
+"""Run the chapters top to bottom and store their outputs; check that stored outputs are not stale.
+
+    python tools/chapters.py run [NB ...]     # run these chapters (default: those whose outputs are stale)
+    python tools/chapters.py run --all        # run every chapter
+    python tools/chapters.py check            # exit 1, naming the chapters to re-run, if any outputs are stale
+
+A chapter's outputs are what a top-to-bottom run printed and drew, every cell included (`slow` ones
+too), at full size (not the shrunk sizes of `nbdev_test`). `run` records, in the notebook's metadata, a
+fingerprint of the code cells it ran; `check` recomputes it, so editing a code cell without re-running
+the chapter is noticed (prose edits are not: they change no output). NB is a notebook's name, with or
+without `nbs/` and `.ipynb` (`04_training_loop`, or just `04`).
+"""
+import hashlib, json, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT/'nbs'
+KEY = 'nanogpt'   # notebook metadata key (settings.ini: allowed_metadata_keys)
+
+def chapters() -> list[Path]:
+    "Every chapter, in order (the numbered notebooks)."
+    return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
+
+def fingerprint(nb: dict) -> str:
+    "sha256 of the chapter's code cells, in order."
+    code = '\n\x00\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+def stale(path: Path) -> str | None:
+    "Why the chapter's stored outputs cannot be trusted, or None."
+    nb = json.loads(path.read_text(encoding='utf-8'))
+    stored = nb['metadata'].get(KEY, {}).get('code')
+    if stored is None: return 'it has no stored outputs'
+    if stored != fingerprint(nb): return 'its code changed since its outputs were stored'
+    return None
+
+def find(name: str) -> Path:
+    name = Path(name).stem
+    hits = [p for p in chapters() if p.stem == name or p.stem.split('_')[0] == name]
+    if len(hits) != 1: sys.exit(f"no single chapter named '{name}' in nbs/ ({', '.join(p.stem for p in chapters())})")
+    return hits[0]
+
+def run(path: Path):
+    "Execute the chapter in a fresh kernel, store its outputs and fingerprint, and clean it as nbdev_clean does."
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.time()
+    print(f'running {path.name} ...', flush=True)
+    NotebookClient(nb, timeout=3600, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}).execute()
+    nb.metadata[KEY] = {'code': fingerprint(nb)}
+    nbformat.write(nb, path)
+    subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], check=True, cwd=ROOT)
+    print(f'{path.name}: {time.time() - t0:.0f} s, {path.stat().st_size / 1e6:.2f} MB', flush=True)
+
+def main(argv):
+    if not argv or argv[0] not in ('run', 'check'): sys.exit(__doc__)
+    if argv[0] == 'check':
+        bad = [(p, why) for p in chapters() if (why := stale(p))]
+        for p, why in bad: print(f'{p.relative_to(ROOT)}: {why}: run python tools/chapters.py run {p.stem}')
+        sys.exit(1 if bad else 0)
+    names = argv[1:]
+    todo = chapters() if names == ['--all'] else [find(n) for n in names] if names else [p for p in chapters() if stale(p)]
+    if not todo: print('every chapter has up-to-date outputs')
+    for p in todo: run(p)
+
+if __name__ == '__main__': main(sys.argv[1:])

@@ -20,10 +20,10 @@ from .tokenizer import CharTokenizer, GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
 __all__ = ['TINY_SHAKESPEARE_URL', 'TXT_PIECE', 'READERS', 'OPENWEBTEXT', 'PREPARERS', 'DatasetWriter', 'write_dataset',
-           'load_meta', 'embedded_corpus', 'read_text_source', 'prepare_shakespeare_char', 'prepare_shakespeare',
-           'read_txt', 'read_jsonl', 'read_parquet', 'input_files', 'read_documents', 'encode_batch', 'batched_docs',
-           'ordered_map', 'write_documents', 'make_tokenizer', 'prepare_corpus', 'split_documents',
-           'prepare_openwebtext', 'prepare', 'PrepareConfig', 'main']
+           'load_meta', 'embedded_corpus', 'read_text_source', 'prepare_tiny_shakespeare', 'prepare_shakespeare_char',
+           'prepare_shakespeare', 'read_txt', 'read_jsonl', 'read_parquet', 'input_files', 'read_documents',
+           'encode_batch', 'batched_docs', 'ordered_map', 'write_documents', 'make_tokenizer', 'prepare_corpus',
+           'split_documents', 'prepare_openwebtext', 'prepare', 'PrepareConfig', 'main']
 
 # %% ../nbs/09_data.ipynb #8192a3b4
 class DatasetWriter:
@@ -104,27 +104,26 @@ def read_text_source(input=None, # a text file to read instead of downloading
         return embedded_corpus(), 'embedded'
 
 # %% ../nbs/09_data.ipynb #742880d9
-def prepare_shakespeare_char(data_dir='data', # write data_dir/shakespeare_char
+def prepare_tiny_shakespeare(data_dir='data', # write data_dir/shakespeare_char or data_dir/shakespeare
                              input=None, # read this text file instead of downloading
                              url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
+                             tokenizer: str = 'char', # 'char' (its characters) or 'gpt2' (GPT-2's BPE)
                             ) -> dict:
-    "Prepare `data_dir/shakespeare_char`: character-level tiny Shakespeare, 90/10 split."
+    "Tiny Shakespeare: the first 90% of the text for training, the rest for validation, each part encoded."
     text, source = read_text_source(input, url)
-    tok = CharTokenizer.from_text(text)
-    ids = tok.encode(text)
-    n = int(0.9 * len(ids))
-    return write_dataset(Path(data_dir)/'shakespeare_char', ids[:n], ids[n:], {**tok.to_meta(), 'source': source})
+    tok = CharTokenizer.from_text(text) if tokenizer == 'char' else GPT2Tokenizer()
+    n = int(0.9 * len(text))
+    name = 'shakespeare_char' if tokenizer == 'char' else 'shakespeare'
+    return write_dataset(Path(data_dir)/name, tok.encode(text[:n]), tok.encode(text[n:]), {**tok.to_meta(), 'source': source})
+
+def prepare_shakespeare_char(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
+    "Prepare `data_dir/shakespeare_char`: tiny Shakespeare in characters (nanoGPT's `shakespeare_char`)."
+    return prepare_tiny_shakespeare(data_dir, input, url, 'char')
 
 # %% ../nbs/09_data.ipynb #1fc7e7bd
-def prepare_shakespeare(data_dir='data', # write data_dir/shakespeare
-                        input=None, # read this text file instead of downloading
-                        url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
-                       ) -> dict:
-    "Prepare `data_dir/shakespeare`: tiny Shakespeare in GPT-2 BPE tokens, 90/10 split."
-    text, source = read_text_source(input, url)
-    n, tok = int(0.9 * len(text)), GPT2Tokenizer()
-    return write_dataset(Path(data_dir)/'shakespeare', tok.encode(text[:n]), tok.encode(text[n:]),
-                         {**tok.to_meta(), 'source': source})
+def prepare_shakespeare(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
+    "Prepare `data_dir/shakespeare`: tiny Shakespeare in GPT-2 BPE tokens (nanoGPT's `shakespeare`)."
+    return prepare_tiny_shakespeare(data_dir, input, url, 'gpt2')
 
 # %% ../nbs/09_data.ipynb #07693e03
 TXT_PIECE = 1 << 16   # characters: a .txt file is cut at the first blank line after each 64 KB

@@ -20,7 +20,8 @@ __all__ = ['GPU_PEAKS', 'flops_per_token', 'gpu_peak', 'cpu_peak', 'device_peak'
            'main']
 
 # %% ../nbs/13_benchmarks.ipynb #4616fc28
-def flops_per_token(model: GPT) -> float:
+def flops_per_token(model: GPT, # its config gives the shapes
+                   ) -> float:
     "Training FLOPs per token (PaLM): 6N + 12*L*H*Q*T."
     c = model.config
     return 6 * model.get_num_params() + 12 * c.n_layer * c.n_head * (c.n_embd // c.n_head) * c.block_size
@@ -31,13 +32,17 @@ GPU_PEAKS = {  # name fragment: (bf16/fp16, tf32) dense TFLOP/s; more specific n
     'L40S': (362, 183), 'A10G': (125, 62.5), 'RTX 4090': (165, 82.6), 'V100': (125, 15.7)}
 
 def gpu_peak(name: str, # the GPU's name, as torch.cuda.get_device_name gives it
-             dtype: torch.dtype) -> float:
+             dtype: torch.dtype, # float32 (TF32) or a 16-bit type
+            ) -> float:
     "A GPU's dense peak FLOP/s for `dtype` from `GPU_PEAKS` (TF32 for float32)."
     for fragment, (half, tf32) in GPU_PEAKS.items():
         if fragment in name: return (half if dtype != torch.float32 else tf32) * 1e12
     raise UserError(f'no peak FLOP/s known for {name}: add it to nanogpt.bench.GPU_PEAKS')
 
-def cpu_peak(dtype=torch.float32, n: int = 1024, reps: int = 10) -> float:
+def cpu_peak(dtype=torch.float32, # the dtype of the probe's matrices
+             n: int = 1024, # their size
+             reps: int = 10, # the best of this many multiplies
+            ) -> float:
     "FLOP/s of the best of `reps` n x n matrix multiplies: a measured peak for this CPU."
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b; best = float('inf')
@@ -45,7 +50,9 @@ def cpu_peak(dtype=torch.float32, n: int = 1024, reps: int = 10) -> float:
         t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best
 
-def device_peak(device: torch.device, dtype) -> tuple[float, str]:
+def device_peak(device: torch.device, # a CUDA GPU, the CPU, or another device
+                dtype, # the compute dtype
+               ) -> tuple[float, str]:
     "Peak FLOP/s for `dtype` on `device` and where the figure comes from."
     if device.type == 'cuda':
         name = torch.cuda.get_device_name(device)
@@ -113,7 +120,8 @@ def _profile(step, device, out_dir: Path):
     p.export_chrome_trace(str(out_dir/'bench_trace.json'))
     print(f'profiler trace: {out_dir/"bench_trace.json"} (open in chrome://tracing or ui.perfetto.dev)')
 
-def time_to_first_step(cfg: TrainConfig) -> float:
+def time_to_first_step(cfg: TrainConfig, # the training command's knobs
+                      ) -> float:
     "Seconds from launching `python -m nanogpt.train` with `cfg` (in a temporary out_dir) to the end of its first step."
     argv = [f'--{f.name}={getattr(cfg, f.name)}' for f in fields(TrainConfig)]
     with tempfile.TemporaryDirectory() as out:
@@ -129,7 +137,8 @@ def time_to_first_step(cfg: TrainConfig) -> float:
         p.wait()
     raise UserError('the training command stopped before its first step:\n' + ''.join(lines[-10:]).rstrip())
 
-def main(argv):
+def main(argv, # the command line: config files and --key=value options
+        ):
     "python -m nanogpt.bench [CONFIG.yml ...] [--key=value ...]"
     cfg = parse_args(BenchConfig, argv, 'nanogpt.bench')
     if cfg.cold_start:

@@ -66,7 +66,8 @@ def load_checkpoint(path, # a checkpoint file
     return ckpt
 
 def model_from_checkpoint(ckpt: dict, # as `load_checkpoint` returns it
-                          device='cpu') -> GPT:
+                          device='cpu', # where the model goes
+                         ) -> GPT:
     "The GPT stored in a checkpoint, on `device`."
     model = GPT(GPTConfig(**ckpt['model_args']))
     model.load_state_dict(ckpt['model'])

@@ -22,7 +22,9 @@ class UserError(Exception):
     "A mistake in what the user asked for: shown as one line, never as a traceback."
 
 # %% ../nbs/08_config.ipynb #6f6aba97
-def knob(default, help: str):
+def knob(default, # the knob's default value
+         help: str, # one line for `--help`
+        ):
     "A config field with its default and a one-line help text (shown by `--help`)."
     return field(default=default, metadata={'help': help})
 
@@ -269,15 +271,19 @@ def resolve_dtype(name: str, # 'auto', 'float32', 'bfloat16' or 'float16'
         raise UserError('this GPU does not support bfloat16: use --dtype=float16')
     return dtype
 
-def autocast(device: torch.device, dtype: torch.dtype):
+def autocast(device: torch.device, # where the forward pass runs
+             dtype: torch.dtype, # the compute dtype (float32: no autocast)
+            ):
     "The context forward passes run under: `torch.autocast` to `dtype`, or nothing for float32."
     return torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
-def use_tf32(device: torch.device):
+def use_tf32(device: torch.device, # a no-op unless CUDA
+            ):
     "On CUDA, let float32 matrix multiplies use TF32 tensor cores (as nanoGPT does)."
     if device.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
-def synchronize(device: torch.device):
+def synchronize(device: torch.device, # CUDA and MPS run asynchronously; the CPU does not
+               ):
     "Wait for the device to finish its queued work (for timing)."
     if device.type == 'cuda': torch.cuda.synchronize(device)
     elif device.type == 'mps': torch.mps.synchronize()

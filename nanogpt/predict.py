@@ -20,7 +20,10 @@ from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options
 __all__ = ['read_examples', 'windows', 'score_examples', 'PredictConfig', 'predict', 'main']
 
 # %% ../nbs/12_predict.ipynb #e0b63fd0
-def read_examples(path, field: str, whole_file: bool = False) -> list[tuple[int, str]]:
+def read_examples(path, # a text file (an example a line) or a .jsonl file
+                  field: str, # the .jsonl field holding each example: 'text' or 'prompt'
+                  whole_file: bool = False, # a text file is one example
+                 ) -> list[tuple[int, str]]:
     "The examples of a text or JSONL file, as (line number, text) pairs."
     p = Path(path)
     if not p.is_file(): raise UserError(f"input file '{path}' not found")
@@ -46,7 +49,10 @@ def read_examples(path, field: str, whole_file: bool = False) -> list[tuple[int,
     return examples
 
 # %% ../nbs/12_predict.ipynb #c909a412
-def windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
+def windows(n: int, # tokens in the example
+            block_size: int, # the model's context
+            stride: int, # new targets per window past the first
+           ) -> list[tuple[int, int, int]]:
     "Sliding windows (start, end, first) over `n` tokens: inputs [start, end), targets shifted by one, new from `first` on."
     out, end = [], min(block_size, n - 1)
     if end < 1: return out
@@ -59,8 +65,12 @@ def windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
 
 # %% ../nbs/12_predict.ipynb #45f27b22
 @torch.no_grad()
-def score_examples(model: GPT, token_lists: list[list[int]], batch_size: int = 8, stride: int | None = None,
-                   bar=None) -> list[dict]:
+def score_examples(model: GPT, # the model, in eval mode
+                   token_lists: list[list[int]], # the examples' token ids
+                   batch_size: int = 8, # windows per forward pass
+                   stride: int | None = None, # see `windows` (None: block_size // 2)
+                   bar=None, # a progress bar to update as examples finish
+                  ) -> list[dict]:
     "Mean loss per token, perplexity and token count of each token list, in sliding windows."
     bs = model.config.block_size
     stride = max(1, min(stride or bs // 2, bs))
@@ -135,7 +145,8 @@ def predict(cfg: PredictConfig, # the task, the input, the model and how to samp
     bar.close()
     return [{'line': line, **r} for (line, _), r in zip(examples, results)]
 
-def main(argv):
+def main(argv, # the command line: --key=value options
+        ):
     "python -m nanogpt.predict --task=score|complete --input=PATH [--key=value ...]"
     cfg = parse_args(PredictConfig, argv, 'nanogpt.predict')
     if cfg.output and not Path(cfg.output).parent.is_dir():

@@ -36,10 +36,13 @@ class DatasetWriter:
         self.files = {s: open(self._tmp(s), 'wb') for s in self.splits}
         self.counts = dict.fromkeys(self.splits, 0)
     def _tmp(self, split): return self.out/f'{split}.bin.tmp'
-    def write(self, split: str, ids):
+    def write(self, split: str, # 'train' or 'val'
+              ids, # token ids (anything numpy can turn into uint16)
+             ):
         "Append token ids to `split`."
         a = np.asarray(ids, dtype=np.uint16); a.tofile(self.files[split]); self.counts[split] += len(a)
-    def commit(self, meta: dict) -> dict:
+    def commit(self, meta: dict, # what meta.json records besides the token counts
+              ) -> dict:
         "Rename the token files into place and write `meta.json` (with the token counts) last; returns it."
         for split, n in self.counts.items():
             if not n: raise UserError(f'no {split} tokens: refusing to write an empty dataset to {self.out}')
@@ -116,19 +119,27 @@ def prepare_tiny_shakespeare(data_dir='data', # write data_dir/shakespeare_char 
     name = 'shakespeare_char' if tokenizer == 'char' else 'shakespeare'
     return write_dataset(Path(data_dir)/name, tok.encode(text[:n]), tok.encode(text[n:]), {**tok.to_meta(), 'source': source})
 
-def prepare_shakespeare_char(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
+def prepare_shakespeare_char(data_dir='data', # write data_dir/shakespeare_char
+                             input=None, # read this text file instead of downloading
+                             url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
+                            ) -> dict:
     "Prepare `data_dir/shakespeare_char`: tiny Shakespeare in characters (nanoGPT's `shakespeare_char`)."
     return prepare_tiny_shakespeare(data_dir, input, url, 'char')
 
 # %% ../nbs/09_data.ipynb #1fc7e7bd
-def prepare_shakespeare(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL) -> dict:
+def prepare_shakespeare(data_dir='data', # write data_dir/shakespeare
+                        input=None, # read this text file instead of downloading
+                        url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
+                       ) -> dict:
     "Prepare `data_dir/shakespeare`: tiny Shakespeare in GPT-2 BPE tokens (nanoGPT's `shakespeare`)."
     return prepare_tiny_shakespeare(data_dir, input, url, 'gpt2')
 
 # %% ../nbs/09_data.ipynb #07693e03
 TXT_PIECE = 1 << 16   # characters: a .txt file is cut at the first blank line after each 64 KB
 
-def read_txt(path, text_field=None):
+def read_txt(path, # a UTF-8 text file
+             text_field=None, # unused: a text file has no fields
+            ):
     "Documents of a UTF-8 text file: pieces of about `TXT_PIECE` characters, cut after a blank line."
     buf, n = [], 0
     with open(path, encoding='utf-8') as f:
@@ -145,7 +156,9 @@ def _field(row, text_field: str, where: str) -> str:
     fields = ', '.join(map(str, row)) if isinstance(row, dict) else 'none, it is not an object'
     raise UserError(f"{where} has no text field '{text_field}' (its fields: {fields}): use --text_field=NAME")
 
-def read_jsonl(path, text_field='text'):
+def read_jsonl(path, # a JSON-lines file, one object a line
+               text_field='text', # the field holding the text
+              ):
     "The `text_field` of each line of a JSON-lines file."
     with open(path, encoding='utf-8') as f:
         for i, line in enumerate(f, 1):
@@ -154,7 +167,9 @@ def read_jsonl(path, text_field='text'):
             except json.JSONDecodeError as e: raise UserError(f"'{path}' line {i} is not JSON ({e.msg})") from None
             yield _field(row, text_field, f"'{path}' line {i}")
 
-def read_parquet(path, text_field='text'):
+def read_parquet(path, # a Parquet file
+                 text_field='text', # the column holding the text
+                ):
     "The `text_field` column of a Parquet file, a batch of rows at a time (nulls skipped)."
     try: import pyarrow.parquet as pq
     except ImportError: raise UserError('reading Parquet needs pyarrow: pip install pyarrow') from None
@@ -167,7 +182,8 @@ def read_parquet(path, text_field='text'):
 
 READERS = {'.txt': read_txt, '.jsonl': read_jsonl, '.parquet': read_parquet}
 
-def input_files(input) -> list[Path]:
+def input_files(input, # a .txt, .jsonl or .parquet file, or a folder of them
+               ) -> list[Path]:
     "The files to read: `input` itself, or the .txt/.jsonl/.parquet files in the folder `input`, sorted."
     p, kinds = Path(input), ', '.join(READERS)
     if not p.exists(): raise UserError(f"input '{input}' not found")
@@ -178,7 +194,9 @@ def input_files(input) -> list[Path]:
     if p.suffix not in READERS: raise UserError(f"cannot read '{input}': give a {kinds} file or a folder of them")
     return [p]
 
-def read_documents(files, text_field='text'):
+def read_documents(files, # as `input_files` returns them
+                   text_field='text', # the .jsonl field or .parquet column holding the text
+                  ):
     "Every document of `files`, one at a time."
     for f in files: yield from READERS[f.suffix](f, text_field)
 
@@ -341,7 +359,8 @@ class PrepareConfig:
         if not 0 <= self.val_fraction < 1: raise UserError(f'val_fraction must be between 0 and 1 (got {self.val_fraction})')
         if self.num_proc < 0: raise UserError(f'num_proc must not be negative (got {self.num_proc})')
 
-def main(argv):
+def main(argv, # the command line: NAME and --key=value options
+        ):
     "python -m nanogpt.prepare NAME [--key=value ...]"
     names = [a for a in argv if not a.startswith('-')]
     if not names and not {'-h', '--help'} & set(argv):

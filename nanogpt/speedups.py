@@ -21,19 +21,22 @@ __all__ = ['keep_mask', 'keep_scale', 'FastDropout', 'causal_attention_dropout',
 # %% ../nbs/10_cpu_speed.ipynb #39876281
 def keep_mask(shape, # the shape of the mask
               p: float, # the probability of dropping an element
-              device='cpu'):
+              device='cpu', # where the mask is made
+             ):
     "Boolean tensor, True with probability 1-p (to 1/65536): 16 random bits an element, four from each 64-bit draw."
     n = math.prod(shape)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-2**63, 2**63 - 1)
     return bits.view(torch.int16)[:n].view(shape) >= round(p * 65536) - 32768
 
-def keep_scale(p: float) -> float:
+def keep_scale(p: float, # the dropout probability given to `keep_mask`
+              ) -> float:
     "1 / (the probability that `keep_mask` keeps an element)."
     return 65536 / (65536 - round(p * 65536))
 
 class FastDropout(nn.Dropout):
     "`nn.Dropout` with `keep_mask` (about 8x faster than `torch.bernoulli_` on the CPU)."
-    def forward(self, x):
+    def forward(self, x, # any tensor
+               ):
         if not self.training or self.p == 0: return super().forward(x)
         return (x * keep_mask(x.shape, self.p, x.device)).mul_(keep_scale(self.p))   # in place: one temporary fewer
 
@@ -86,7 +89,10 @@ def causal_attention_dropout(q, k, v, # (B, nh, T, hd) queries, keys and values
 
 class CPUCausalSelfAttention(CausalSelfAttention):
     "`CausalSelfAttention` that trains with dropout through `causal_attention_dropout` (no fused CPU kernel has dropout)."
-    def attend(self, q, k, v, attn_mask, is_causal):
+    def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
+               attn_mask, # True where attention is allowed, or None
+               is_causal, # apply the causal mask
+              ):
         if self.training and self.dropout and is_causal and attn_mask is None:
             return causal_attention_dropout(q, k, v, self.dropout)
         return super().attend(q, k, v, attn_mask, is_causal)
@@ -108,7 +114,8 @@ class _GeluLinear(torch.autograd.Function):
 class RecomputeGeluMLP(MLP):
     "`MLP` that keeps only the GELU's input for the backward pass when the activation has `recompute_from` elements or more."
     recompute_from = 2**23
-    def forward(self, x):
+    def forward(self, x, # (B, T, n_embd)
+               ):
         h = self.c_fc(x)
         if torch.is_grad_enabled() and h.numel() >= self.recompute_from and not torch.is_autocast_enabled(x.device.type):
             return self.dropout(_GeluLinear.apply(h, self.c_proj.weight, self.c_proj.bias, self.gelu.approximate))

@@ -55,7 +55,8 @@ class KVCache:
     "The keys and values of the positions seen so far, for one attention layer, in a buffer of `max_len` positions."
     def __init__(self, max_len: int):
         self.max_len, self.length, self.k, self.v = max_len, 0, None, None
-    def append(self, k: torch.Tensor, v: torch.Tensor):
+    def append(self, k: torch.Tensor, v: torch.Tensor, # (B, nh, T, hd) the new positions' keys and values
+              ):
         "Store `k`, `v` (B, nh, T, hd) after the past ones; returns all keys and values so far."
         B, nh, T, hd = k.shape
         if self.k is None or self.k.shape[0] != B or self.k.dtype != k.dtype or self.k.device != k.device:

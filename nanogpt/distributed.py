@@ -53,7 +53,9 @@ def shutdown_distributed():
         gc.collect()   # free what lives in reference cycles (FSDP's modules and hooks) while their process group exists
         dist.destroy_process_group()
 
-def all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
+def all_reduce(t: torch.Tensor, # the same shape on every process
+               op=None, # a `dist.ReduceOp` (default: SUM)
+              ) -> torch.Tensor:
     "Sum (or `op`) `t` over all processes, in place; a no-op in a one-process job."
     if dist.is_available() and dist.is_initialized(): dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
     return t
@@ -62,12 +64,15 @@ def barrier():
     "Wait until every process gets here; a no-op in a one-process job."
     if dist.is_available() and dist.is_initialized(): dist.barrier()
 
-def broadcast(obj):
+def broadcast(obj, # on rank 0, what to send; elsewhere ignored
+             ):
     "Rank 0's `obj` (any picklable value), on every process; a no-op in a one-process job."
     if not (dist.is_available() and dist.is_initialized()): return obj
     box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
 
-def wrap_ddp(model: torch.nn.Module, device: torch.device) -> DDP:
+def wrap_ddp(model: torch.nn.Module, # the model (compiled or not), already on `device`
+             device: torch.device, # this process's device
+            ) -> DDP:
     "The model under DistributedDataParallel: gradients averaged over the processes during the backward pass."
     return DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
 
@@ -78,11 +83,15 @@ def set_gradient_sync(model: torch.nn.Module, # what the step runs: DDP, FSDP, c
     if isinstance(model, DDP): model.require_backward_grad_sync = sync
     elif isinstance(inner := getattr(model, '_orig_mod', model), FSDPModule): inner.set_requires_gradient_sync(sync)
 
-def full_state(model: torch.nn.Module, optimizer) -> tuple[dict, dict]:
+def full_state(model: torch.nn.Module, # the model, sharded or not
+               optimizer, # its optimizer
+              ) -> tuple[dict, dict]:
     "Whole model and optimizer state dicts on the CPU (on rank 0; empty elsewhere); every process must call it."
     return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
-def load_full_state(model: torch.nn.Module, optimizer, model_state: dict, optim_state: dict):
+def load_full_state(model: torch.nn.Module, optimizer, # the model (sharded or not) and its optimizer
+                    model_state: dict, optim_state: dict, # as `full_state` returned them
+                   ):
     "Load whole state dicts (as `full_state` returns them) into a model and optimizer, sharded or not."
     set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
                    options=StateDictOptions(full_state_dict=True))
@@ -98,7 +107,9 @@ def shard_model(model: torch.nn.Module, # a GPT, on the CPU
 
 class CheckpointedBlock(Block):
     "A transformer block that keeps only its input for the backward pass and runs again to get the rest."
-    def forward(self, x, cache=None, attn_mask=None):
+    def forward(self, x, # (B, T, n_embd) the residual stream
+                cache=None, attn_mask=None, # as for `Block`
+               ):
         if not torch.is_grad_enabled(): return super().forward(x, cache, attn_mask)
         return checkpoint(super().forward, x, cache, attn_mask, use_reentrant=False)
 

@@ -41,7 +41,8 @@ class MLP(nn.Module):
         self.gelu = nn.GELU(approximate={'tanh': 'tanh', 'exact': 'none'}[cfg.gelu])
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
-    def forward(self, x): return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+    def forward(self, x, # (B, T, n_embd)
+               ): return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 class Block(nn.Module):
     "Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."
@@ -51,7 +52,10 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(cfg.n_embd, cfg.n_head, cfg.dropout, cfg.bias)
         self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
-    def forward(self, x, cache: KVCache | None = None, attn_mask: torch.Tensor | None = None):
+    def forward(self, x, # (B, T, n_embd) the residual stream
+                cache: KVCache | None = None, # this block's key/value cache (generation)
+                attn_mask: torch.Tensor | None = None, # True where attention is allowed (default: causal)
+               ):
         x = x + self.attn(self.ln_1(x), cache, attn_mask)
         return x + self.mlp(self.ln_2(x))
 

@@ -20,16 +20,20 @@ class CharTokenizer:
         self.itos = list(chars)
         self.stoi = {c: i for i, c in enumerate(self.itos)}
     @classmethod
-    def from_text(cls, text: str): return cls(sorted(set(text)))
+    def from_text(cls, text: str, # the corpus: its distinct characters, sorted, are the vocabulary
+                 ): return cls(sorted(set(text)))
     @property
     def vocab_size(self) -> int: return len(self.itos)
-    def encode(self, s: str, allow_special: bool = False) -> list[int]:
+    def encode(self, s: str, # the text
+               allow_special: bool = False, # unused: characters have no special tokens
+              ) -> list[int]:
         try: return [self.stoi[c] for c in s]
         except KeyError:
             bad = sorted(set(s) - set(self.stoi))
             raise UserError(f"text has {len(bad)} character(s) outside the model's vocabulary: "
                             f"{' '.join(map(repr, bad[:10]))}; use only characters from the training text") from None
-    def decode(self, ids) -> str: return ''.join(self.itos[int(i)] for i in ids)
+    def decode(self, ids, # token ids
+              ) -> str: return ''.join(self.itos[int(i)] for i in ids)
     def to_meta(self) -> dict: return {'tokenizer': 'char', 'vocab_size': self.vocab_size, 'itos': self.itos}
 
 # %% ../nbs/01_tokenization.ipynb #a048f03e
@@ -62,9 +66,12 @@ class GPT2Tokenizer:
     "GPT-2's BPE (tiktoken), with the interface of `CharTokenizer`."
     kind, vocab_size, eot_token = 'gpt2', 50257, 50256
     def __init__(self): self.enc = gpt2_encoding()
-    def encode(self, s: str, allow_special: bool = False) -> list[int]:
+    def encode(self, s: str, # the text
+               allow_special: bool = False, # read '<|endoftext|>' in `s` as the special token 50256
+              ) -> list[int]:
         return self.enc.encode(s, allowed_special={'<|endoftext|>'} if allow_special else set(), disallowed_special=())
-    def decode(self, ids) -> str: return self.enc.decode([int(i) for i in ids])
+    def decode(self, ids, # token ids
+              ) -> str: return self.enc.decode([int(i) for i in ids])
     def to_meta(self) -> dict: return {'tokenizer': 'gpt2', 'vocab_size': self.vocab_size}
 
 # %% ../nbs/01_tokenization.ipynb #4d9a1e22

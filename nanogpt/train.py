@@ -14,8 +14,8 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint, stop_on_signals
 from .config import TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
-from .distributed import (World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state,
-                                 set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp)
+from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
+from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
 from .model import GPT, GPTConfig
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
@@ -69,7 +69,8 @@ class Batches:
         return w[:, :-1], w[:, 1:]
 
     def state_dict(self) -> dict: return {'epoch_state': self.epoch_state, 'pos': self.pos}
-    def load_state_dict(self, state: dict):
+    def load_state_dict(self, state: dict, # as `state_dict` returned it
+                       ):
         self.gen.set_state(state['epoch_state']); self._new_epoch(); self.pos = state['pos']
 
 # %% ../nbs/04_training_loop.ipynb #1a50f1b5
@@ -134,7 +135,8 @@ def read_metrics(path, # a metrics.jsonl
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
 def plot_metrics(metrics_path, png_path, # read one, write the other
-                 title: str = ''):
+                 title: str = '', # above the plot
+                ):
     "Draw the training and validation loss curves of a run into a PNG."
     from matplotlib.figure import Figure   # no pyplot: works headless and leaves notebooks alone
     events = read_metrics(metrics_path)
@@ -151,7 +153,8 @@ def plot_metrics(metrics_path, png_path, # read one, write the other
 # %% ../nbs/04_training_loop.ipynb #a69ab1a4
 AUTO_PREPARE = ('shakespeare_char', 'shakespeare')   # small enough to prepare on the fly
 
-def ensure_dataset(cfg: TrainConfig) -> dict:
+def ensure_dataset(cfg: TrainConfig, # its dataset and data_dir
+                  ) -> dict:
     "The dataset's meta; a small known dataset that was never prepared is prepared now."
     if not (Path(cfg.data_dir)/cfg.dataset/'meta.json').is_file():
         if cfg.dataset in PREPARERS and cfg.dataset not in AUTO_PREPARE:
@@ -163,7 +166,10 @@ def ensure_dataset(cfg: TrainConfig) -> dict:
         prepare(cfg.dataset, cfg.data_dir)
     return load_meta(cfg.data_dir, cfg.dataset)
 
-def load_data(cfg: TrainConfig, world: World, device: torch.device) -> tuple[dict, Batches, dict]:
+def load_data(cfg: TrainConfig, # dataset, data_dir, batch_size, block_size, seed
+              world: World, # this process's rank and the number of processes
+              device: torch.device, # where batches go
+             ) -> tuple[dict, Batches, dict]:
     "The dataset's meta (rank 0 prepares it if needed), this process's training batches, and the evaluation batches."
     meta = broadcast(ensure_dataset(cfg) if world.master else None)   # the others wait while rank 0 prepares data
     folder = Path(cfg.data_dir)/cfg.dataset
@@ -172,14 +178,19 @@ def load_data(cfg: TrainConfig, world: World, device: torch.device) -> tuple[dic
                                    world.rank, world.size) for i, split in ((1, 'train'), (2, 'val'))}
     return meta, batches, eval_batches
 
-def new_model_args(cfg: TrainConfig, meta: dict) -> dict:
+def new_model_args(cfg: TrainConfig, # the model's shape knobs
+                   meta: dict, # the dataset's tokenizer (its vocabulary size)
+                  ) -> dict:
     "The `GPTConfig` arguments of a new model for `cfg` on a dataset with `meta`."
     vocab_size = meta['vocab_size']
     if meta['tokenizer'] != 'char': vocab_size = (vocab_size + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
                 bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact')   # exact GELU: faster on CPU
 
-def build_model(cfg: TrainConfig, meta: dict, ckpt: dict | None) -> tuple[GPT, dict]:
+def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
+                meta: dict, # the dataset's tokenizer
+                ckpt: dict | None, # the checkpoint of init_from=resume
+               ) -> tuple[GPT, dict]:
     "A new model, a pretrained GPT-2, or the architecture of `ckpt`; and its `GPTConfig` arguments."
     if cfg.init_from in ('scratch', 'resume'):
         model_args = ckpt['model_args'] if ckpt else new_model_args(cfg, meta)
@@ -194,19 +205,29 @@ def build_model(cfg: TrainConfig, meta: dict, ckpt: dict | None) -> tuple[GPT, d
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
     return model, model_args
 
-def place_model(model: GPT, cfg: TrainConfig, device: torch.device):
+def place_model(model: GPT, # a pure model, on the CPU
+                cfg: TrainConfig, # activation_checkpointing, fsdp
+                device: torch.device, # where it trains
+               ):
     "Apply the speed-ups and memory savers to the model, from outside, and put it on `device` (in shards under FSDP)."
     if device.type == 'cpu': use_cpu_kernels(model)
     if cfg.activation_checkpointing: use_activation_checkpointing(model)
     if cfg.fsdp: shard_model(model, device)   # before the optimizer, which then holds only this process's shards
     else: model.to(device)
 
-def make_optimizer(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torch.dtype):
+def make_optimizer(model: GPT, # placed on its device (sharded under FSDP)
+                   cfg: TrainConfig, # AdamW's knobs
+                   device: torch.device, dtype: torch.dtype, # where and in what the model computes
+                  ):
     "AdamW as `cfg` says, and the gradient scaler (enabled for float16 only)."
     optimizer = model.configure_optimizers(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     return optimizer, torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
-def wrap_model(model: GPT, cfg: TrainConfig, device: torch.device, world: World) -> tuple[torch.nn.Module, torch.nn.Module]:
+def wrap_model(model: GPT, # placed on its device
+               cfg: TrainConfig, # compile, fsdp
+               device: torch.device, # this process's device
+               world: World, # the processes
+              ) -> tuple[torch.nn.Module, torch.nn.Module]:
     "What evaluates (the model, compiled if asked) and what trains (that, under DDP with several processes and no FSDP)."
     runs = compile_model(model) if cfg.compile else model
     return runs, wrap_ddp(runs, device) if world.size > 1 and not cfg.fsdp else runs
@@ -236,7 +257,8 @@ class Run:
     @property
     def accum(self) -> int: return self.cfg.gradient_accumulation_steps // self.world.size   # this process's micro-batches
 
-def checkpoint_state(run: Run) -> dict:
+def checkpoint_state(run: Run, # the run to save
+                    ) -> dict:
     "Everything an exact resume needs; every process calls it (FSDP gathers the shards), rank 0 gets it whole."
     model_state, optim_state = full_state(run.raw_model, run.optimizer)
     return {'model': model_state, 'optimizer': optim_state,
@@ -246,7 +268,9 @@ def checkpoint_state(run: Run) -> dict:
             'rng': {'torch': torch.get_rng_state(), 'batches': run.batches.state_dict(),
                     'eval_batches': {s: b.state_dict() for s, b in run.eval_batches.items()}}}
 
-def restore(run: Run, ckpt: dict):
+def restore(run: Run, # a run just built by `start_run`
+            ckpt: dict, # as `checkpoint_state` made it
+           ):
     "Continue where `ckpt` left off: weights, optimizer, scaler, iteration, best loss, data order and random state."
     load_full_state(run.raw_model, run.optimizer, ckpt['model'], ckpt['optimizer'])
     if ckpt.get('scaler'): run.scaler.load_state_dict(ckpt['scaler'])
@@ -256,12 +280,16 @@ def restore(run: Run, ckpt: dict):
     torch.set_rng_state(ckpt['rng']['torch'])
 
 # %% ../nbs/04_training_loop.ipynb #3d4e5f60
-def prepare_device(device: torch.device):
+def prepare_device(device: torch.device, # where the run computes
+                  ):
     "Per-device switches, before anything large is allocated: TF32 on CUDA; on the CPU, keep freed memory (chapter 10)."
     use_tf32(device)
     if device.type == 'cpu': keep_freed_memory()
 
-def check_parallelism(cfg: TrainConfig, world: World, dtype: torch.dtype):
+def check_parallelism(cfg: TrainConfig, # gradient_accumulation_steps, fsdp
+                      world: World, # the processes
+                      dtype: torch.dtype, # the compute dtype
+                     ):
     "Refuse what the number of processes, FSDP and the dtype cannot do together."
     if cfg.gradient_accumulation_steps % world.size:
         raise UserError(f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple of '
@@ -271,7 +299,10 @@ def check_parallelism(cfg: TrainConfig, world: World, dtype: torch.dtype):
     if cfg.fsdp and dtype == torch.float16:
         raise UserError('fsdp=true does not support float16 gradient scaling here: use --dtype=bfloat16 (or float32)')
 
-def start_run(cfg: TrainConfig, world: World, device: torch.device) -> Run:
+def start_run(cfg: TrainConfig, # every knob
+              world: World, # the processes
+              device: torch.device, # this process's device
+             ) -> Run:
     "Check everything, then build the run: data, model, placement, optimizer, and the checkpoint's state on a resume."
     dtype = resolve_dtype(cfg.dtype, device)
     check_parallelism(cfg, world, dtype)
@@ -306,9 +337,11 @@ class RunLog:
             print(f'note: {out_dir/"ckpt.pt"} is from an earlier run and will be replaced at the first checkpoint '
                   f'(use --init_from=resume to continue it)')
         self.metrics = open(out_dir/'metrics.jsonl', 'a' if run.resumed else 'w')
-    def line(self, text: str):
+    def line(self, text: str, # one line for the console
+            ):
         if self.active: self.bar.write(text)
-    def event(self, event: dict):
+    def event(self, event: dict, # a metrics event, with its 'iter'
+             ):
         if not self.active: return
         self.metrics.write(json.dumps(event) + '\n'); self.metrics.flush()
         if self.wandb: self.wandb.log(event, step=event['iter'])
@@ -319,7 +352,8 @@ class RunLog:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-def start_wandb(cfg: TrainConfig):
+def start_wandb(cfg: TrainConfig, # wandb_log, wandb_project, wandb_run_name
+               ):
     "The `wandb` module, logging this run, if `wandb_log` asks for it."
     if not cfg.wandb_log: return None
     try: import wandb
@@ -328,13 +362,19 @@ def start_wandb(cfg: TrainConfig):
     return wandb
 
 # %% ../nbs/04_training_loop.ipynb #718293a4
-def check_finite(loss: float, iter_num: int):
+def check_finite(loss: float, # a logged or estimated loss
+                 iter_num: int, # where it was seen
+                ):
     "Stop the run, keeping the last good checkpoint, if the loss is NaN or infinite."
     if not math.isfinite(loss):
         raise UserError(f'the loss became {loss} at iteration {iter_num}; the last good checkpoint is kept: '
                         f'lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
 
-def save_due_checkpoints(run: Run, evaluated: bool, val_loss: float | None, stopped: bool):
+def save_due_checkpoints(run: Run, # the run, at its current iteration
+                         evaluated: bool, # the losses were just estimated
+                         val_loss: float | None, # the estimate, if any
+                         stopped: bool, # a signal asked the run to stop
+                        ):
     "Write ckpt.pt, also named best.pt and/or ckpt_<iter>.pt, when any is due; every process calls it, rank 0 writes."
     cfg = run.cfg
     best = evaluated and val_loss < run.best_val_loss
@@ -346,7 +386,10 @@ def save_due_checkpoints(run: Run, evaluated: bool, val_loss: float | None, stop
     out_dir = Path(cfg.out_dir)
     save_checkpoint(out_dir/'ckpt.pt', state, [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{run.iter_num:06d}.pt'] * kept)
 
-def train_loop(run: Run, log: RunLog, stop) -> tuple[dict, bool]:
+def train_loop(run: Run, # as `start_run` built it
+               log: RunLog, # where lines and events go
+               stop, # a `StopFlag` (chapter 11)
+              ) -> tuple[dict, bool]:
     "Train to max_iters (or until `stop` is requested); returns the last loss estimates and whether a signal stopped it."
     cfg, start, losses = run.cfg, run.iter_num, {}
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
@@ -385,7 +428,9 @@ def train_loop(run: Run, log: RunLog, stop) -> tuple[dict, bool]:
             log.event({'iter': run.iter_num, 'loss': loss, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000})
 
 # %% ../nbs/04_training_loop.ipynb #acf0e340
-def final_sample(run: Run, n: int) -> str:
+def final_sample(run: Run, # a trained run
+                 n: int, # tokens to sample
+                ) -> str:
     "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text."
     tok = tokenizer_from_meta(run.tok_meta)
     start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
@@ -394,7 +439,9 @@ def final_sample(run: Run, n: int) -> str:
     with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=0.8, top_k=200, generator=g)
     return tok.decode(out[0, len(start):].tolist())
 
-def finish(run: Run, stopped: bool):
+def finish(run: Run, # a run whose loop has ended
+           stopped: bool, # by a signal (then no sample)
+          ):
     "The loss curve (out_dir/loss.png) and a sample, unless the run only evaluated or was stopped."
     cfg, out_dir = run.cfg, Path(run.cfg.out_dir)
     if run.world.master and not cfg.eval_only and (out_dir/'metrics.jsonl').stat().st_size:
@@ -421,7 +468,8 @@ def train(cfg: TrainConfig, # every knob of the run
     finally:
         shutdown_distributed()
 
-def main(argv):
+def main(argv, # the command line: config files and --key=value options
+        ):
     "python -m nanogpt.train [CONFIG.yml ...] [--key=value ...]"
     train(parse_args(TrainConfig, argv, 'nanogpt.train'))
 

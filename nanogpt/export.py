@@ -66,7 +66,8 @@ def export(out_dir, # the training run's folder
     os.replace(tmp, hf_dir)
     return hf_dir
 
-def main(argv):
+def main(argv, # the command line: --key=value options
+        ):
     "python -m nanogpt.export --out_dir=DIR --hf_dir=NEW_FOLDER"
     cfg = parse_args(ExportConfig, argv, 'nanogpt.export')
     print(f'wrote {export(cfg.out_dir, cfg.hf_dir, cfg.ckpt)}')

@@ -49,7 +49,9 @@ def pick_next(logits: torch.Tensor, # (B, V) the last position's logits
     return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
 
 # %% ../nbs/07_sampling.ipynb #1eda8460
-def left_pad(rows: Sequence[Sequence[int]], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def left_pad(rows: Sequence[Sequence[int]], # token ids, one list per prompt
+             device, # where the tensors go
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Ids (B, T) padded on the left, positions (B, T) counted from each row's first token, and a mask of real entries."
     T = max(len(r) for r in rows)
     pad = torch.tensor([T - len(r) for r in rows], device=device)
@@ -57,7 +59,8 @@ def left_pad(rows: Sequence[Sequence[int]], device) -> tuple[torch.Tensor, torch
     pos = (torch.arange(T, device=device) - pad[:, None]).clamp(min=0)
     return idx, pos, torch.arange(T, device=device) >= pad[:, None]
 
-def prefill_mask(valid: torch.Tensor) -> torch.Tensor | None:
+def prefill_mask(valid: torch.Tensor, # (B, T) True for real tokens, as `left_pad` returns it
+                ) -> torch.Tensor | None:
     "Attention mask (B, 1, T, T) for a left-padded batch: causal, real keys only (padding sees itself); None if unpadded."
     if bool(valid.all()): return None
     T = valid.size(1)
@@ -123,7 +126,9 @@ class Completion:
     tokens: list
     finish_reason: str = 'length'
 
-def generate_batch(model: GPT, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+def generate_batch(model: GPT, # the model, in eval mode
+                   prompts: Sequence[Sequence[int]], # token ids, one list per prompt
+                   max_new_tokens: int, # tokens per prompt, at most
                    **kwargs, # the options of `generate_stream`
                   ) -> list[Completion]:
     "Run `generate_stream` to the end: a `Completion` for each prompt."
@@ -135,7 +140,9 @@ def generate_batch(model: GPT, prompts: Sequence[Sequence[int]], max_new_tokens:
     return out
 
 # %% ../nbs/07_sampling.ipynb #2859d2ef
-def cut_at_stop(text: str, stop: Sequence[str] = ()) -> str:
+def cut_at_stop(text: str, # generated text
+                stop: Sequence[str] = (), # stop strings
+               ) -> str:
     "`text` up to the first occurrence of any of the `stop` strings."
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
     return text[:cut]
@@ -147,7 +154,8 @@ class TextStream:
                  stop: Sequence[str] = (), # text from a stop string on is never released
                 ):
         self.decode, self.stop, self.ids, self.sent = decode, [s for s in stop if s], [], 0
-    def push(self, token: int) -> str:
+    def push(self, token: int, # the next generated token
+            ) -> str:
         "Add a token; returns the text that became final."
         self.ids.append(token); return self._release(final=False)
     def close(self) -> str:
@@ -198,7 +206,8 @@ def _unescape(s: str) -> str: return s.replace('\\n', '\n').replace('\\t', '\t')
 
 def load_model(init_from: str, # 'resume', a GPT-2 size, or a path (checkpoint file, folder with ckpt.pt, Hugging Face folder)
                out_dir: str, # the folder of init_from='resume'
-               device) -> tuple[GPT, object]:
+               device, # where the model goes
+              ) -> tuple[GPT, object]:
     "The model (in eval mode, on `device`) and the tokenizer that `init_from` names."
     path = Path(out_dir)/'ckpt.pt' if init_from == 'resume' else Path(init_from)
     if init_from == 'resume' or path.is_file() or (path/'ckpt.pt').is_file():
@@ -211,7 +220,10 @@ def load_model(init_from: str, # 'resume', a GPT-2 size, or a path (checkpoint f
     raise UserError(f"init_from must be 'resume', one of {', '.join(GPT2_SIZES)}, or an existing checkpoint or "
                     f"Hugging Face folder (got '{init_from}')")
 
-def sampling_options(cfg: SamplingKnobs, tok, model: GPT) -> dict:
+def sampling_options(cfg: SamplingKnobs, # the sampling knobs
+                     tok, # the tokenizer: decoding, its end-of-text token, its vocabulary size
+                     model: GPT, # the model: its (possibly padded) vocabulary
+                    ) -> dict:
     "Keyword arguments of `generate_stream` for the sampling knobs of `cfg` and tokenizer `tok`."
     stop = [_unescape(cfg.stop)] if cfg.stop else []
     vocab = getattr(tok, 'vocab_size', None)
@@ -220,7 +232,8 @@ def sampling_options(cfg: SamplingKnobs, tok, model: GPT) -> dict:
                 stop_token=getattr(tok, 'eot_token', None),
                 vocab_size=vocab if vocab and vocab < model.config.vocab_size else None)
 
-def setup(cfg: SamplingKnobs):
+def setup(cfg: SamplingKnobs, # init_from, out_dir, device, dtype, compile
+         ):
     "Device, model, tokenizer and autocast context for a generating command."
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
@@ -230,14 +243,17 @@ def setup(cfg: SamplingKnobs):
     return device, model, tok, autocast(device, dtype)
 
 # %% ../nbs/07_sampling.ipynb #30f29133
-def read_prompt(start: str) -> str:
+def read_prompt(start: str, # the prompt, or 'FILE:path'
+               ) -> str:
     "The prompt text: `start` itself, or the contents of the file named by 'FILE:path'."
     if not start.startswith('FILE:'): return start
     p = Path(start[5:])
     if not p.is_file(): raise UserError(f"prompt file '{p}' not found")
     return p.read_text(encoding='utf-8')
 
-def sample(cfg: SampleConfig, write: Callable | None = None) -> list[str]:
+def sample(cfg: SampleConfig, # the model, the prompt and how to sample
+           write: Callable | None = None, # stream the text to this function as it is generated
+          ) -> list[str]:
     "Draw `cfg.num_samples` continuations of the prompt; with `write`, stream each one's text to it, then a separator line."
     device, model, tok, ctx = setup(cfg)
     prompt = read_prompt(cfg.start)
@@ -258,7 +274,8 @@ def sample(cfg: SampleConfig, write: Callable | None = None) -> list[str]:
             out.append(prompt + cut_at_stop(tok.decode(ts.ids), opts['stop']))
     return out
 
-def main(argv):
+def main(argv, # the command line: --key=value options
+        ):
     "python -m nanogpt.sample --out_dir=DIR [--key=value ...]"
     cfg = parse_args(SampleConfig, argv, 'nanogpt.sample')
     if cfg.stream:
@@ -270,7 +287,10 @@ def main(argv):
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))
 
 # %% ../nbs/07_sampling.ipynb #8bf51ec5
-def sampling_widget(model: GPT, tok, seed: int = 1337):
+def sampling_widget(model: GPT, # the model, in eval mode
+                    tok, # its tokenizer
+                    seed: int = 1337, # of the widget's random draws
+                   ):
     "An ipywidgets panel to sample from `model`: returns (widget, on_generate), the Generate button's callback."
     import ipywidgets as W
     prompt = W.Textarea(value='ROMEO:', description='prompt', layout=W.Layout(width='95%'))

@@ -30,7 +30,7 @@ def stale(path: Path) -> str | None:
     "Why the chapter's stored outputs cannot be trusted, or None."
     nb = json.loads(path.read_text(encoding='utf-8'))
     stored = nb['metadata'].get(KEY, {}).get('code')
-    if stored is None: return 'it has no stored outputs'
+    if stored is None or not any(c.get('outputs') for c in nb['cells']): return 'it has no stored outputs'
     if stored != fingerprint(nb): return 'its code changed since its outputs were stored'
     return None
 

@@ -119,17 +119,13 @@ def prepare_tiny_shakespeare(data_dir='data', # write data_dir/shakespeare_char 
     name = 'shakespeare_char' if tokenizer == 'char' else 'shakespeare'
     return write_dataset(Path(data_dir)/name, tok.encode(text[:n]), tok.encode(text[n:]), {**tok.to_meta(), 'source': source})
 
-def prepare_shakespeare_char(data_dir='data', # write data_dir/shakespeare_char
-                             input=None, # read this text file instead of downloading
-                             url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
+def prepare_shakespeare_char(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL, # as for `prepare_tiny_shakespeare`
                             ) -> dict:
     "Prepare `data_dir/shakespeare_char`: tiny Shakespeare in characters (nanoGPT's `shakespeare_char`)."
     return prepare_tiny_shakespeare(data_dir, input, url, 'char')
 
 # %% ../nbs/09_data.ipynb #1fc7e7bd
-def prepare_shakespeare(data_dir='data', # write data_dir/shakespeare
-                        input=None, # read this text file instead of downloading
-                        url: str = TINY_SHAKESPEARE_URL, # where tiny Shakespeare is downloaded from
+def prepare_shakespeare(data_dir='data', input=None, url: str = TINY_SHAKESPEARE_URL, # as for `prepare_tiny_shakespeare`
                        ) -> dict:
     "Prepare `data_dir/shakespeare`: tiny Shakespeare in GPT-2 BPE tokens (nanoGPT's `shakespeare`)."
     return prepare_tiny_shakespeare(data_dir, input, url, 'gpt2')

@@ -229,8 +229,8 @@ def wrap_model(model: GPT, # placed on its device
                world: World, # the processes
               ) -> tuple[torch.nn.Module, torch.nn.Module]:
     "What evaluates (the model, compiled if asked) and what trains (that, under DDP with several processes and no FSDP)."
-    runs = compile_model(model) if cfg.compile else model
-    return runs, wrap_ddp(runs, device) if world.size > 1 and not cfg.fsdp else runs
+    compiled = compile_model(model) if cfg.compile else model
+    return compiled, wrap_ddp(compiled, device) if world.size > 1 and not cfg.fsdp else compiled
 
 # %% ../nbs/04_training_loop.ipynb #2c3d4e5f
 @dataclass
@@ -240,7 +240,6 @@ class Run:
     world: World
     device: torch.device
     dtype: torch.dtype            # what matrix multiplies compute in (autocast), float32 or not
-    ctx: object                   # the autocast context of forward passes
     tok_meta: dict                # the tokenizer, as checkpoints record it
     batches: Batches              # training batches
     eval_batches: dict            # 'train', 'val' -> Batches for loss estimates
@@ -256,6 +255,8 @@ class Run:
 
     @property
     def accum(self) -> int: return self.cfg.gradient_accumulation_steps // self.world.size   # this process's micro-batches
+    @property
+    def ctx(self): return autocast(self.device, self.dtype)   # the context forward passes run under
 
 def checkpoint_state(run: Run, # the run to save
                     ) -> dict:
@@ -317,7 +318,7 @@ def start_run(cfg: TrainConfig, # every knob
     raw_model, model_args = build_model(cfg, meta, ckpt)
     place_model(raw_model, cfg, device)
     optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
-    run = Run(cfg, world, device, dtype, autocast(device, dtype), tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler)
+    run = Run(cfg, world, device, dtype, tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler)
     if ckpt: restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)

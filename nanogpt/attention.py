@@ -31,15 +31,28 @@ class CausalSelfAttention(nn.Module):
                 attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
                ) -> torch.Tensor:
         "Each position's output (B, T, C), computed from itself and the positions before it."
+        q, k, v = self.heads(x)
+        return self.mix(q, k, v, cache, attn_mask)
+
+    def heads(self, x: torch.Tensor, # (B, T, C) inputs
+             ):
+        "The queries, keys and values of every head, each (B, nh, T, hd), from one fused projection."
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hd)
+        return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def mix(self, q, k, v, # (B, nh, T, hd) this step's queries, keys and values
+            cache: KVCache | None = None, # the keys and values of earlier positions; the new ones are appended
+            attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
+           ) -> torch.Tensor:
+        "Attend (through the cache, if any), put the heads side by side again and project: (B, T, C)."
+        B, nh, T, hd = q.shape
         past = 0
         if cache is not None: past, (k, v) = cache.length, cache.append(k, v)
         if attn_mask is None and past and T > 1:  # new positions see all the past, and causally each other
-            attn_mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
+            attn_mask = torch.ones(T, past + T, dtype=torch.bool, device=q.device).tril(past)
         y = self.attend(q, k, v, attn_mask, is_causal=attn_mask is None and not past)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        y = y.transpose(1, 2).contiguous().view(B, T, nh * hd)  # heads side by side again
         return self.resid_dropout(self.c_proj(y))
 
     def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_ddp.ipynb #a3a88afb
 from __future__ import annotations
-import gc, os
+import functools, gc, os
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +19,8 @@ from .config import UserError, resolve_device
 from .model import Block
 
 # %% auto #0
-__all__ = ['World', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'barrier', 'broadcast', 'wrap_ddp',
-           'set_gradient_sync', 'full_state', 'load_full_state', 'shard_model', 'CheckpointedBlock',
+__all__ = ['CheckpointedBlock', 'World', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'barrier', 'broadcast',
+           'wrap_ddp', 'set_gradient_sync', 'full_state', 'load_full_state', 'shard_model', 'checkpointed',
            'use_activation_checkpointing']
 
 # %% ../nbs/05_ddp.ipynb #fb69739c
@@ -105,15 +105,18 @@ def shard_model(model: torch.nn.Module, # a GPT, on the CPU
     for block in model.transformer.h: fully_shard(block, mesh=mesh)   # moves the block to the device, keeps a shard
     return fully_shard(model, mesh=mesh)
 
-class CheckpointedBlock(Block):
-    "A transformer block that keeps only its input for the backward pass and runs again to get the rest."
-    def forward(self, x, # (B, T, n_embd) the residual stream
-                cache=None, attn_mask=None, # as for `Block`
-               ):
-        if not torch.is_grad_enabled(): return super().forward(x, cache, attn_mask)
-        return checkpoint(super().forward, x, cache, attn_mask, use_reentrant=False)
+@functools.cache
+def checkpointed(block_class: type, # a transformer block class (`Block`, or one of chapter 08's)
+                ) -> type:
+    "A subclass of `block_class` that keeps only its input for the backward pass and runs again to get the rest."
+    def forward(self, x, *args): # (B, T, n_embd) the residual stream, then the block's own arguments
+        if not torch.is_grad_enabled(): return block_class.forward(self, x, *args)
+        return checkpoint(block_class.forward, self, x, *args, use_reentrant=False)
+    return type(f'Checkpointed{block_class.__name__}', (block_class,), {'forward': forward, '__doc__': checkpointed.__doc__})
+
+CheckpointedBlock = checkpointed(Block)
 
 def use_activation_checkpointing(model: torch.nn.Module, # a GPT
                                 ):
     "Recompute each block's activations in the backward pass instead of keeping them (in place)."
-    for block in model.transformer.h: block.__class__ = CheckpointedBlock
+    for block in model.transformer.h: block.__class__ = checkpointed(type(block))

@@ -96,19 +96,34 @@ class GPT(nn.Module):
                 attn_mask: torch.Tensor | None = None, # True where attention is allowed (default: causal)
                ):
         "Logits (B, T, V) and the mean loss against `targets`; without targets, the last position's logits (B, 1, V)."
-        B, T = idx.shape
-        if pos is None:
-            if T > self.config.block_size:
-                raise ValueError(f'sequence of length {T} is longer than block_size {self.config.block_size}')
-            pos = torch.arange(T, device=idx.device)
+        pos = self.positions(idx, pos)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         for i, block in enumerate(self.transformer.h):
             x = block(x, caches[i] if caches else None, attn_mask)
-        if targets is None:   # generation: only the last position matters
-            return self.lm_head(self.transformer.ln_f(x[:, [-1], :])), None
-        logits = self.lm_head(self.transformer.ln_f(x))
+        return self.head(x, targets)
+
+    def positions(self, idx: torch.Tensor, # (B, T) token ids
+                  pos: torch.Tensor | None, # their positions, if the caller knows them (generation)
+                 ) -> torch.Tensor:
+        "`pos`, or 0..T-1 for a sequence that fits the context."
+        if pos is not None: return pos
+        if idx.size(1) > self.config.block_size:
+            raise ValueError(f'sequence of length {idx.size(1)} is longer than block_size {self.config.block_size}')
+        return torch.arange(idx.size(1), device=idx.device)
+
+    def head(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
+             targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
+            ):
+        "The logits, and the loss against `targets` if given (else the last position's logits only)."
+        if targets is None: return self.logits(x[:, [-1], :]), None   # generation: only the last position matters
+        logits = self.logits(x)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
         return logits, loss
+
+    def logits(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
+              ) -> torch.Tensor:
+        "Final LayerNorm, then the language-model head: (B, T, vocab_size)."
+        return self.lm_head(self.transformer.ln_f(x))
 
     def configure_optimizers(self, weight_decay: float, learning_rate: float, betas, # AdamW's settings
                              device_type: str, # 'cuda', 'cpu', 'mps': fused AdamW on the first two

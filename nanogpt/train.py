@@ -17,6 +17,7 @@ from .config import TrainConfig, UserError, autocast, parse_args, progress, reso
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
 from .model import GPT, GPTConfig
+from .modern import MODERN_KNOBS, bits_per_byte, build_gpt, bytes_per_token, muon_optimizer, wsd_lr
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
 from .tokenizer import tokenizer_from_meta
@@ -77,8 +78,9 @@ class Batches:
 def get_lr(it: int, # the iteration
            cfg: TrainConfig, # learning_rate, decay_lr, warmup_iters, lr_decay_iters, min_lr
           ) -> float:
-    "Learning rate at iteration `it`: linear warmup, cosine decay to `min_lr`, then constant."
+    "Learning rate at iteration `it`: linear warmup, cosine decay to `min_lr`, then constant (or chapter 08's `wsd_lr`)."
     if not cfg.decay_lr: return cfg.learning_rate
+    if cfg.lr_schedule == 'wsd': return wsd_lr(it, cfg)
     if it < cfg.warmup_iters: return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
     if it >= cfg.lr_decay_iters: return cfg.min_lr
     progress = (it - cfg.warmup_iters) / (cfg.lr_decay_iters - cfg.warmup_iters)
@@ -181,11 +183,12 @@ def load_data(cfg: TrainConfig, # dataset, data_dir, batch_size, block_size, see
 def new_model_args(cfg: TrainConfig, # the model's shape knobs
                    meta: dict, # the dataset's tokenizer (its vocabulary size)
                   ) -> dict:
-    "The `GPTConfig` arguments of a new model for `cfg` on a dataset with `meta`."
+    "The `GPTConfig` arguments of a new model for `cfg` on a dataset with `meta` (and chapter 08's choices that are on)."
     vocab_size = meta['vocab_size']
     if meta['tokenizer'] != 'char': vocab_size = (vocab_size + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
-                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact')   # exact GELU: faster on CPU
+                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact',   # exact GELU: faster on CPU
+                **{k: getattr(cfg, k) for k in MODERN_KNOBS if getattr(cfg, k)})
 
 def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
                 meta: dict, # the dataset's tokenizer
@@ -194,8 +197,11 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
     "A new model, a pretrained GPT-2, or the architecture of `ckpt`; and its `GPTConfig` arguments."
     if cfg.init_from in ('scratch', 'resume'):
         model_args = ckpt['model_args'] if ckpt else new_model_args(cfg, meta)
-        model = GPT(GPTConfig(**model_args))
+        model = build_gpt(model_args)
     else:
+        if modern := [k for k in MODERN_KNOBS if getattr(cfg, k)]:
+            raise UserError(f"init_from={cfg.init_from} loads a GPT-2, which has none of {', '.join(modern)}: "
+                            f"drop those options, or train a modern model with init_from=scratch")
         if meta['tokenizer'] != 'gpt2':
             raise UserError(f"init_from={cfg.init_from} needs a dataset in GPT-2 tokens (e.g. shakespeare), not '{cfg.dataset}'")
         model = GPT.from_pretrained(cfg.init_from, dropout=cfg.dropout)
@@ -219,8 +225,11 @@ def make_optimizer(model: GPT, # placed on its device (sharded under FSDP)
                    cfg: TrainConfig, # AdamW's knobs
                    device: torch.device, dtype: torch.dtype, # where and in what the model computes
                   ):
-    "AdamW as `cfg` says, and the gradient scaler (enabled for float16 only)."
-    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
+    "AdamW (or chapter 08's Muon and AdamW) as `cfg` says, and the gradient scaler (enabled for float16 only)."
+    if cfg.optimizer == 'muon':
+        optimizer = muon_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), cfg.muon_lr,
+                                   cfg.muon_momentum, device.type)
+    else: optimizer = model.configure_optimizers(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     return optimizer, torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 def wrap_model(model: GPT, # placed on its device
@@ -252,6 +261,7 @@ class Run:
     iter_num: int = 0
     best_val_loss: float = float('inf')
     resumed: bool = False
+    val_bytes_per_token: float = 1.0    # text bytes per token of the val split, for bits per byte (chapter 08)
 
     @property
     def accum(self) -> int: return self.cfg.gradient_accumulation_steps // self.world.size   # this process's micro-batches
@@ -283,7 +293,7 @@ def restore(run: Run, # a run just built by `start_run`
 # %% ../nbs/04_training_loop.ipynb #3d4e5f60
 def prepare_device(device: torch.device, # where the run computes
                   ):
-    "Per-device switches, before anything large is allocated: TF32 on CUDA; on the CPU, keep freed memory (chapter 10)."
+    "Per-device switches, before anything large is allocated: TF32 on CUDA; on the CPU, keep freed memory (chapter 11)."
     use_tf32(device)
     if device.type == 'cpu': keep_freed_memory()
 
@@ -299,6 +309,9 @@ def check_parallelism(cfg: TrainConfig, # gradient_accumulation_steps, fsdp
         raise UserError('fsdp=true shards the model over several processes: start them with torchrun (or use --fsdp=false)')
     if cfg.fsdp and dtype == torch.float16:
         raise UserError('fsdp=true does not support float16 gradient scaling here: use --dtype=bfloat16 (or float32)')
+    if cfg.fsdp and cfg.optimizer == 'muon':
+        raise UserError('optimizer=muon orthogonalises whole matrices, and fsdp=true gives each process only a shard '
+                        'of them: use DDP (--fsdp=false) or --optimizer=adamw')
 
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
@@ -314,11 +327,15 @@ def start_run(cfg: TrainConfig, # every knob
     if ckpt is not None and ckpt.get('tokenizer', tok_meta) != tok_meta:
         raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with another vocabulary than dataset '{cfg.dataset}': "
                         f"resume with the dataset it was trained on ({ckpt['config'].get('dataset')})")
+    if ckpt is not None and ckpt['config'].get('optimizer', 'adamw') != cfg.optimizer:
+        raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with optimizer={ckpt['config'].get('optimizer', 'adamw')}: "
+                        f"resume with that optimizer")
     torch.manual_seed(cfg.seed)
     raw_model, model_args = build_model(cfg, meta, ckpt)
     place_model(raw_model, cfg, device)
     optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
-    run = Run(cfg, world, device, dtype, tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler)
+    run = Run(cfg, world, device, dtype, tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler,
+              val_bytes_per_token=bytes_per_token(Path(cfg.data_dir)/cfg.dataset/'val.bin', tokenizer_from_meta(meta)))
     if ckpt: restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
@@ -389,7 +406,7 @@ def save_due_checkpoints(run: Run, # the run, at its current iteration
 
 def train_loop(run: Run, # as `start_run` built it
                log: RunLog, # where lines and events go
-               stop, # a `StopFlag` (chapter 11)
+               stop, # a `StopFlag` (chapter 12)
               ) -> tuple[dict, bool]:
     "Train to max_iters (or until `stop` is requested); returns the last loss estimates and whether a signal stopped it."
     cfg, start, losses = run.cfg, run.iter_num, {}
@@ -397,17 +414,18 @@ def train_loop(run: Run, # as `start_run` built it
     log.line(f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
              + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
              + (f', resuming at iteration {start}' if run.resumed else ''))
-    step_time, steps_timed = 0.0, 0
+    step_time, steps_timed, t_start = 0.0, 0, time.perf_counter()
     while True:
         lr = get_lr(run.iter_num, cfg)                      # this iteration's learning rate
-        for group in run.optimizer.param_groups: group['lr'] = lr
+        for group in run.optimizer.param_groups: group['lr'] = lr * group.get('lr_scale', 1.0)   # Muon's: its own peak
         # every eval_interval iterations and at the end: estimate the losses (not again right after a resume)
         evaluated = ((run.iter_num % cfg.eval_interval == 0 or run.iter_num == cfg.max_iters)
                      and (run.iter_num > start or not run.resumed or cfg.eval_only))
         if evaluated:
             losses = estimate_loss(run.model, run.eval_batches, cfg.eval_iters, run.ctx)   # every process evaluates its share
-            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
-            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr})
+            bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
+            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)")
+            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr})
             check_finite(losses['val'], run.iter_num)
         done = cfg.eval_only or run.iter_num >= cfg.max_iters
         stopped = not done and stop.requested()              # SIGTERM or Ctrl-C on any process
@@ -426,7 +444,8 @@ def train_loop(run: Run, # as `start_run` built it
             check_finite(loss, run.iter_num)
             ms = 1000 * step_time / steps_timed; step_time, steps_timed = 0.0, 0
             log.line(f'iter {run.iter_num}: loss {loss:.4f}, lr {lr:.2e}, {ms:.1f} ms/iter, {tokens_per_iter / ms * 1000:,.0f} tokens/s')
-            log.event({'iter': run.iter_num, 'loss': loss, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000})
+            log.event({'iter': run.iter_num, 'loss': loss, 'lr': lr, 'ms': ms, 'tok_s': tokens_per_iter / ms * 1000,
+                       'time_s': time.perf_counter() - t_start})   # since this process's loop began, evaluations included
 
 # %% ../nbs/04_training_loop.ipynb #acf0e340
 def final_sample(run: Run, # a trained run

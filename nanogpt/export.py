@@ -13,7 +13,7 @@ import torch
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import UserError, knob, parse_args, run_cli
 from .model import CONV1D, HF_BUFFERS, GPT
-from .modern import MODERN_KNOBS
+from .modern import modern_choices
 from .tokenizer import gpt2_files
 
 # %% auto #0
@@ -26,7 +26,7 @@ def to_hf(model: GPT, # any of our GPTs
     "The same network as a transformers `GPT2LMHeadModel` (Conv1D weights transposed; absent biases as zeros)."
     from transformers import GPT2Config, GPT2LMHeadModel
     c = model.config
-    if modern := [k for k in MODERN_KNOBS if getattr(c, k, False)]:
+    if modern := modern_choices(c):
         raise UserError(f"this model is not a GPT-2 (it has {', '.join(modern)}, chapter 08): a Hugging Face GPT-2 cannot "
                         f"hold it; export takes models trained without those options")
     hf = GPT2LMHeadModel(GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer,

@@ -17,7 +17,7 @@ from .config import UserError
 from .model import GPT, MLP, Block, GPTConfig
 
 # %% auto #0
-__all__ = ['MODERN_KNOBS', 'ModernConfig', 'is_modern', 'rotary', 'rotate', 'make_norm', 'ModernAttention', 'ReLU2MLP',
+__all__ = ['MODERN_KNOBS', 'ModernConfig', 'modern_choices', 'rotary', 'rotate', 'make_norm', 'ModernAttention', 'ReLU2MLP',
            'ModernBlock', 'ModernGPT', 'build_gpt', 'Optimizers', 'muon_optimizer', 'wsd_lr', 'token_bytes',
            'bytes_per_token', 'bits_per_byte']
 
@@ -37,10 +37,11 @@ class ModernConfig(GPTConfig):
 
 MODERN_KNOBS = ('rotary', 'rmsnorm', 'qk_norm', 'relu2', 'untied_head', 'zero_init', 'softcap', 'x0_scalars')   # the switches
 
-def is_modern(model_args: dict, # GPTConfig or ModernConfig arguments, as checkpoints store them
-             ) -> bool:
-    "Does any modern choice differ from GPT-2's?"
-    return any(model_args.get(k) for k in MODERN_KNOBS)
+def modern_choices(args, # model arguments as checkpoints store them (a dict), or a config with the knobs
+                  ) -> list[str]:
+    "The modern choices that are on in `args`: none for a GPT-2."
+    get = args.get if isinstance(args, dict) else lambda k: getattr(args, k, None)
+    return [k for k in MODERN_KNOBS if get(k)]
 
 # %% ../nbs/08_speedrun.ipynb #8a2af8b8
 def rotary(pos: torch.Tensor, # positions, (T,) or (B, T)
@@ -101,7 +102,7 @@ class ModernBlock(Block):
 
 # %% ../nbs/08_speedrun.ipynb #6968f36b
 class ModernGPT(GPT):
-    "chapter 03's GPT with the modern choices of a `ModernConfig`; it reuses `positions`, `head`, `generate`."
+    "Chapter 03's GPT with the modern choices of a `ModernConfig`; it reuses `positions`, `head`, `generate`."
     def __init__(self, cfg: ModernConfig):
         nn.Module.__init__(self)
         self.config = cfg
@@ -169,7 +170,7 @@ class ModernGPT(GPT):
 def build_gpt(model_args: dict, # GPTConfig arguments, with or without the modern ones
              ) -> GPT:
     "A `GPT` for GPT-2 arguments, a `ModernGPT` when any modern choice is on."
-    if is_modern(model_args): return ModernGPT(ModernConfig(**model_args))
+    if modern_choices(model_args): return ModernGPT(ModernConfig(**model_args))
     gpt2 = {f.name for f in fields(GPTConfig)}
     return GPT(GPTConfig(**{k: v for k, v in model_args.items() if k in gpt2}))
 
@@ -209,11 +210,9 @@ def muon_optimizer(model: GPT, # a GPT or ModernGPT (not wrapped)
 
 # %% ../nbs/08_speedrun.ipynb #87e36166
 def wsd_lr(it: int, # the iteration
-           cfg, # learning_rate, warmup_iters, lr_decay_iters, cooldown_frac, min_lr
+           cfg, # learning_rate, lr_decay_iters, cooldown_frac, min_lr
           ) -> float:
-    "Warmup, stable, decay: linear warmup, the peak until the last `cooldown_frac` of lr_decay_iters, linear to min_lr."
-    if it < cfg.warmup_iters: return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
-    if it >= cfg.lr_decay_iters: return cfg.min_lr
+    "After warmup (chapter 04's `get_lr`): the peak until the last `cooldown_frac` of lr_decay_iters, then linearly to min_lr."
     cool_from = cfg.lr_decay_iters * (1 - cfg.cooldown_frac)
     if it < cool_from: return cfg.learning_rate
     return cfg.min_lr + (cfg.learning_rate - cfg.min_lr) * (cfg.lr_decay_iters - it) / (cfg.lr_decay_iters - cool_from)

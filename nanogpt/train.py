@@ -17,7 +17,7 @@ from .config import TrainConfig, UserError, autocast, parse_args, progress, reso
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
 from .model import GPT, GPTConfig
-from .modern import MODERN_KNOBS, bits_per_byte, build_gpt, bytes_per_token, muon_optimizer, wsd_lr
+from .modern import bits_per_byte, build_gpt, bytes_per_token, modern_choices, muon_optimizer, wsd_lr
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
 from .tokenizer import tokenizer_from_meta
@@ -80,9 +80,9 @@ def get_lr(it: int, # the iteration
           ) -> float:
     "Learning rate at iteration `it`: linear warmup, cosine decay to `min_lr`, then constant (or chapter 08's `wsd_lr`)."
     if not cfg.decay_lr: return cfg.learning_rate
-    if cfg.lr_schedule == 'wsd': return wsd_lr(it, cfg)
     if it < cfg.warmup_iters: return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
     if it >= cfg.lr_decay_iters: return cfg.min_lr
+    if cfg.lr_schedule == 'wsd': return wsd_lr(it, cfg)
     progress = (it - cfg.warmup_iters) / (cfg.lr_decay_iters - cfg.warmup_iters)
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.learning_rate - cfg.min_lr)
 
@@ -188,7 +188,7 @@ def new_model_args(cfg: TrainConfig, # the model's shape knobs
     if meta['tokenizer'] != 'char': vocab_size = (vocab_size + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
                 bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact',   # exact GELU: faster on CPU
-                **{k: getattr(cfg, k) for k in MODERN_KNOBS if getattr(cfg, k)})
+                **{k: getattr(cfg, k) for k in modern_choices(cfg)})
 
 def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
                 meta: dict, # the dataset's tokenizer
@@ -199,7 +199,7 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
         model_args = ckpt['model_args'] if ckpt else new_model_args(cfg, meta)
         model = build_gpt(model_args)
     else:
-        if modern := [k for k in MODERN_KNOBS if getattr(cfg, k)]:
+        if modern := modern_choices(cfg):
             raise UserError(f"init_from={cfg.init_from} loads a GPT-2, which has none of {', '.join(modern)}: "
                             f"drop those options, or train a modern model with init_from=scratch")
         if meta['tokenizer'] != 'gpt2':

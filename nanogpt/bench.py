@@ -8,6 +8,7 @@ import resource, subprocess, sys, tempfile, time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import TrainConfig, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli, synchronize
@@ -83,8 +84,8 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
         batches = Batches(Path(cfg.data_dir)/cfg.dataset/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed)
     else:
         meta = {'tokenizer': 'gpt2', 'vocab_size': 50257}
-        w = torch.randint(50257, (cfg.batch_size, cfg.block_size + 1), device=device)
-        batches = lambda: (w[:, :-1], w[:, 1:])
+        tokens = np.random.default_rng(cfg.seed).integers(0, 50257, 4 * cfg.batch_size * (cfg.block_size + 1), dtype=np.uint16)
+        batches = Batches(tokens, cfg.batch_size, cfg.block_size, device, cfg.seed)
     model, _ = build_model(cfg, meta, None)      # as training builds it, places it and wraps it: one process
     place_model(model, cfg, device)
     optimizer, scaler = make_optimizer(model, cfg, device, dtype)

@@ -30,6 +30,7 @@ class World:
     rank: int = 0        # this process, 0..size-1
     local_rank: int = 0  # this process on its machine: which GPU it drives
     size: int = 1        # how many processes
+    distributed: bool = False  # in torchrun's process group (even as its only process)
     @property
     def master(self) -> bool: return self.rank == 0   # the one that logs and writes
 
@@ -37,14 +38,14 @@ def init_distributed(backend: str, # 'nccl' (GPUs) or 'gloo' (CPUs)
                      device: str, # the device knob
                     ) -> tuple[World, torch.device]:
     "Join torchrun's process group (if launched by torchrun) and pick this process's device."
-    if int(os.environ.get('WORLD_SIZE', '1')) == 1: return World(), resolve_device(device)
-    world = World(int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE']))
+    if 'RANK' not in os.environ: return World(), resolve_device(device)   # not started by torchrun
+    world = World(int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE']), True)
     dev = resolve_device(device)
     if dev.type == 'cuda':
         dev = torch.device('cuda', world.local_rank); torch.cuda.set_device(dev)
     if backend == 'nccl' and dev.type != 'cuda':
         raise UserError(f'backend=nccl needs CUDA GPUs; on {dev.type} use --backend=gloo')
-    dist.init_process_group(backend=backend)
+    dist.init_process_group(backend=backend, device_id=dev if dev.type == 'cuda' else None)
     return world, dev
 
 def shutdown_distributed():

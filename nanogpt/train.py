@@ -31,22 +31,27 @@ __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', '
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
     "Batches of `block_size`+1-token windows from a uint16 token file, by shuffled epochs, reproducible from `seed`."
-    def __init__(self, path, # a train.bin or val.bin
+    def __init__(self, path, # a train.bin or val.bin (or an array of uint16 token ids)
                  batch_size: int, block_size: int, # windows per batch, tokens per window (plus one target)
                  device='cpu', # where batches go
                  seed: int = 1337, # of this file's own random generator
                  rank: int = 0, world_size: int = 1, # this process reads micro-batches rank, rank+W, ...
+                 prefetch: bool | None = None, # draw each batch ahead when `prefetch()` is called (default: on CUDA)
                 ):
         self.batch_size, self.block_size, self.device = batch_size, block_size, torch.device(device)
         self.rank, self.world_size = rank, world_size
-        path = Path(path)
-        n_tokens = path.stat().st_size // 2 if path.is_file() else 0
-        if (n_tokens - 1) // block_size < batch_size:
-            raise UserError(f'{path} has {n_tokens:,} tokens, too few for one batch of batch_size*block_size='
+        self.prefetching = self.device.type == 'cuda' if prefetch is None else prefetch
+        if isinstance(path, np.ndarray): self.data, name = path, 'the token array'
+        else:
+            path = name = Path(path)
+            big_enough = path.is_file() and path.stat().st_size >= 2
+            self.data = np.memmap(path, dtype=np.uint16, mode='r') if big_enough else np.zeros(0, np.uint16)
+        if (len(self.data) - 1) // block_size < batch_size:
+            raise UserError(f'{name} has {len(self.data):,} tokens, too few for one batch of batch_size*block_size='
                             f'{batch_size * block_size:,}: use a smaller --batch_size or --block_size, or more data')
-        self.data = np.memmap(path, dtype=np.uint16, mode='r')
         self.gen = torch.Generator().manual_seed(seed)
         self.window = np.arange(block_size + 1)
+        self.ahead = None   # a batch drawn ahead, and the state from before it was drawn
         self._new_epoch()
 
     def _new_epoch(self):
@@ -63,16 +68,28 @@ class Batches:
 
     def __call__(self):
         "This process's next batch `(x, y)`, each (batch_size, block_size); y is x shifted left by one token."
+        if self.ahead is not None:
+            batch, self.ahead = self.ahead[0], None
+            return batch
         starts = [self._next_starts() for _ in range(self.world_size)][self.rank]   # skip the other processes' shares
         w = torch.from_numpy(self.data[starts[:, None] + self.window].astype(np.int64))
-        if self.device.type == 'cuda': w = w.pin_memory().to(self.device, non_blocking=True)
+        if self.device.type == 'cuda': w = w.pin_memory().to(self.device, non_blocking=True)   # the CPU does not wait
         else: w = w.to(self.device)
         return w[:, :-1], w[:, 1:]
 
-    def state_dict(self) -> dict: return {'epoch_state': self.epoch_state, 'pos': self.pos}
+    def prefetch(self):
+        "If `prefetching`, draw the next batch now (on CUDA: read and sent while the GPU computes); the next call returns it."
+        if self.prefetching and self.ahead is None:
+            state = self.state_dict()
+            self.ahead = (self(), state)
+
+    def state_dict(self) -> dict:
+        "Where this process is in the data order: before the batch drawn ahead, if there is one."
+        if self.ahead is not None: return self.ahead[1]
+        return {'epoch_state': self.epoch_state, 'pos': self.pos}
     def load_state_dict(self, state: dict, # as `state_dict` returned it
                        ):
-        self.gen.set_state(state['epoch_state']); self._new_epoch(); self.pos = state['pos']
+        self.gen.set_state(state['epoch_state']); self._new_epoch(); self.pos = state['pos']; self.ahead = None
 
 # %% ../nbs/04_training_loop.ipynb #1a50f1b5
 def get_lr(it: int, # the iteration
@@ -108,9 +125,9 @@ def estimate_loss(model, # the model (in any mode: it is put back as it was)
     return out
 
 # %% ../nbs/04_training_loop.ipynb #96175c6f
-def train_step(model, # what the step runs (DDP-wrapped when there are several processes)
+def train_step(model, # what the step runs (DDP-wrapped under torchrun)
                optimizer, scaler, # the AdamW optimizer and the (fp16) gradient scaler
-               batches, # returns the next (x, y) micro-batch
+               batches: Batches, # the training batches
                accum: int, # micro-batches in this step
                ctx=nullcontext(), # the autocast context
                grad_clip: float = 0.0, # clip the gradient norm to this (0: no clipping)
@@ -121,6 +138,7 @@ def train_step(model, # what the step runs (DDP-wrapped when there are several p
         x, y = batches()
         set_gradient_sync(model, micro == accum - 1)   # average gradients across processes once, after the last micro-batch
         with ctx: _, loss = model(x, y)
+        batches.prefetch()   # on a GPU, the next micro-batch is read and sent while this forward pass runs
         loss_sum = loss_sum + loss.detach().float()
         scaler.scale(loss / accum).backward()
     if grad_clip:
@@ -237,9 +255,9 @@ def wrap_model(model: GPT, # placed on its device
                device: torch.device, # this process's device
                world: World, # the processes
               ) -> tuple[torch.nn.Module, torch.nn.Module]:
-    "What evaluates (the model, compiled if asked) and what trains (that, under DDP with several processes and no FSDP)."
+    "What evaluates (the model, compiled if asked) and what trains (that, under DDP in a torchrun job without FSDP)."
     compiled = compile_model(model) if cfg.compile else model
-    return compiled, wrap_ddp(compiled, device) if world.size > 1 and not cfg.fsdp else compiled
+    return compiled, wrap_ddp(compiled, device) if world.distributed and not cfg.fsdp else compiled
 
 # %% ../nbs/04_training_loop.ipynb #2c3d4e5f
 @dataclass
@@ -257,7 +275,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     model: torch.nn.Module = None       # what evaluates and samples: raw_model, compiled if asked
-    step_model: torch.nn.Module = None  # what a training step runs: model, under DDP with several processes
+    step_model: torch.nn.Module = None  # what a training step runs: model, under DDP in a torchrun job
     iter_num: int = 0
     best_val_loss: float = float('inf')
     resumed: bool = False
@@ -305,8 +323,8 @@ def check_parallelism(cfg: TrainConfig, # gradient_accumulation_steps, fsdp
     if cfg.gradient_accumulation_steps % world.size:
         raise UserError(f'gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple of '
                         f'the number of processes ({world.size})')
-    if cfg.fsdp and world.size == 1:
-        raise UserError('fsdp=true shards the model over several processes: start them with torchrun (or use --fsdp=false)')
+    if cfg.fsdp and not world.distributed:
+        raise UserError('fsdp=true shards the model over the processes of a torchrun job: start them with torchrun (or use --fsdp=false)')
     if cfg.fsdp and dtype == torch.float16:
         raise UserError('fsdp=true does not support float16 gradient scaling here: use --dtype=bfloat16 (or float32)')
     if cfg.fsdp and cfg.optimizer == 'muon':

@@ -5,7 +5,8 @@
     python tools/chapters.py check            # exit 1, naming the chapters to re-run, if any outputs are stale
 
 A chapter's outputs are what a top-to-bottom run printed and drew, every cell included (`slow` ones
-too), at full size (not the shrunk sizes of `nbdev_test`). `run` records, in the notebook's metadata, a
+too; `cuda` ones only on a machine with a CUDA GPU, else they are left without outputs), at full size
+(not the shrunk sizes of `nbdev_test`). `run` records, in the notebook's metadata, a
 fingerprint of the code cells it ran; `check` recomputes it, so editing a code cell without re-running
 the chapter is noticed (prose edits are not: they change no output). NB is a notebook's name, with or
 without `nbs/` and `.ipynb` (`04_training_loop`, or just `04`).
@@ -40,14 +41,22 @@ def find(name: str) -> Path:
     if len(hits) != 1: sys.exit(f"no single chapter named '{name}' in nbs/ ({', '.join(p.stem for p in chapters())})")
     return hits[0]
 
+def is_cuda_cell(cell) -> bool:
+    "A code cell flagged `#| cuda` (run only where there is a CUDA GPU)."
+    return cell.cell_type == 'code' and any(l.strip() == '#| cuda' for l in cell.source.splitlines())
+
 def run(path: Path):
     "Execute the chapter in a fresh kernel, store its outputs and fingerprint, and clean it as nbdev_clean does."
-    import nbformat
+    import nbformat, torch
     from nbclient import NotebookClient
     nb = nbformat.read(path, as_version=4)
     t0 = time.time()
-    print(f'running {path.name} ...', flush=True)
-    NotebookClient(nb, timeout=3600, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}).execute()
+    skipped = {} if torch.cuda.is_available() else {i: c.source for i, c in enumerate(nb.cells) if is_cuda_cell(c)}
+    for i in skipped: nb.cells[i].source = ''   # nbclient skips empty cells
+    print(f'running {path.name}' + (f' ({len(skipped)} cuda cells skipped: no GPU)' if skipped else '') + ' ...', flush=True)
+    try: NotebookClient(nb, timeout=3600, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}).execute()
+    finally:
+        for i, src in skipped.items(): nb.cells[i].source, nb.cells[i].outputs, nb.cells[i].execution_count = src, [], None
     nb.metadata[KEY] = {'code': fingerprint(nb)}
     nbformat.write(nb, path)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], check=True, cwd=ROOT)

@@ -185,6 +185,7 @@ class TrainConfig(RunKnobs):
     log_interval: int = knob(50, 'print and record the training loss every this many iterations')
     eval_iters: int = knob(50, 'batches per split averaged by each loss estimate')
     eval_only: bool = knob(False, 'estimate the loss once and exit (no training)')
+    eval_tasks: str = knob('', 'also answer this multiple-choice or last-word .jsonl file at every evaluation (chapter 13)')
     always_save_checkpoint: bool = knob(True, 'write out_dir/ckpt.pt at every eval (true) or only when val loss improves (false); best.pt always holds the best')
     ckpt_interval: int = knob(0, 'also keep out_dir/ckpt_<iter>.pt every this many iterations (0: never)')
     init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights) or a Hugging Face GPT-2 folder")
@@ -262,6 +263,8 @@ class TrainConfig(RunKnobs):
         _check(self.softcap >= 0, f'softcap must not be negative (got {self.softcap})')
         _check(self.dataset.replace('-', '_').replace('.', '_').isidentifier(),
                f"dataset must be a plain name like 'shakespeare_char' (got '{self.dataset}')")
+        _check(not self.eval_tasks or Path(self.eval_tasks).is_file(),
+               f"eval_tasks file '{self.eval_tasks}' not found: give a .jsonl of questions or passages (chapter 13), or leave it out")
         _check(not Path(self.out_dir).exists() or Path(self.out_dir).is_dir(),
                f"out_dir '{self.out_dir}' is a file, not a folder: choose another --out_dir")
 

@@ -326,7 +326,11 @@ def prepare(name: str, # a known dataset (`PREPARERS`), or any name for your own
             input=None, # a file or folder to read
             **opts, # for your own data: the options of `prepare_corpus`
            ) -> dict:
-    "Prepare the dataset `name` into `data_dir/name`."
+    "Prepare the dataset `name` into `data_dir/name` (or the evaluation set `name`: chapter 13)."
+    from nanogpt.predict import EVAL_SETS, prepare_eval_set   # evaluation sets, not training data (chapter 13)
+    if name in EVAL_SETS:
+        if opts: raise UserError(f"--{next(iter(opts))} does not apply to '{name}', an evaluation set: give only --input and --data_dir")
+        return prepare_eval_set(name, data_dir, input)
     if name in PREPARERS:
         fn = PREPARERS[name]
         for k in opts:
@@ -334,7 +338,8 @@ def prepare(name: str, # a known dataset (`PREPARERS`), or any name for your own
                 raise UserError(f"--{k} does not apply to '{name}'; to prepare your own data, pick another NAME and give --input=PATH")
         return fn(data_dir=data_dir, input=input, **opts)
     if not input:
-        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted(PREPARERS))}; "
+        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted(PREPARERS))} "
+                        f"(and the evaluation sets {', '.join(EVAL_SETS)}); "
                         f"for your own data give --input=PATH (a .txt, .jsonl or .parquet file or a folder)")
     if not re.fullmatch(r'[A-Za-z_][\w.-]*', name):
         raise UserError(f"dataset name '{name}' must be a plain name like 'my_corpus' (it becomes the folder {data_dir}/NAME)")
@@ -361,7 +366,7 @@ def main(argv, # the command line: NAME and --key=value options
     names = [a for a in argv if not a.startswith('-')]
     if not names and not {'-h', '--help'} & set(argv):
         raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}, "
-                        "or any name with --input=PATH for your own data")
+                        "hellaswag or lambada (evaluation sets), or any name with --input=PATH for your own data")
     if len(names) > 1: raise UserError(f'one dataset at a time (got {", ".join(names)})')
     cfg = parse_args(PrepareConfig, [a for a in argv if a.startswith('-')], 'nanogpt.prepare NAME')
     default = PrepareConfig()
@@ -369,6 +374,10 @@ def main(argv, # the command line: NAME and --key=value options
             if getattr(cfg, k) != getattr(default, k)}          # the rest: each recipe's own defaults
     t0 = time.time()
     meta = prepare(names[0], data_dir=cfg.data_dir, input=cfg.input or None, **opts)
+    if 'examples' in meta:   # an evaluation set
+        print(f"{meta['path']}: {meta['examples']:,} examples (from {meta['source']}); "
+              f"python -m nanogpt.predict --task={meta['task']} --input={meta['path']} evaluates a model on it")
+        return
     dt, n = time.time() - t0, meta['train_tokens'] + meta['val_tokens']
     print(f"{cfg.data_dir}/{names[0]}: {meta['train_tokens']:,} train and {meta['val_tokens']:,} val tokens, "
           f"vocabulary of {meta['vocab_size']:,} (from {meta['source']}); {dt:.1f} s, {n / dt:,.0f} tokens/s")

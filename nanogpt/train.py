@@ -18,6 +18,7 @@ from .distributed import World, all_reduce, barrier, broadcast, full_state, init
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
 from .model import GPT, GPTConfig
 from .modern import bits_per_byte, build_gpt, bytes_per_token, modern_choices, muon_optimizer, wsd_lr
+from .predict import read_task, run_task, summarize
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
 from .tokenizer import tokenizer_from_meta
@@ -26,7 +27,8 @@ from .tokenizer import tokenizer_from_meta
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'ensure_dataset',
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
            'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'start_run', 'RunLog', 'start_wandb',
-           'check_finite', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train', 'main']
+           'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train',
+           'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -280,6 +282,7 @@ class Run:
     best_val_loss: float = float('inf')
     resumed: bool = False
     val_bytes_per_token: float = 1.0    # text bytes per token of the val split, for bits per byte (chapter 08)
+    tasks: tuple | None = None          # (task, examples, tokenizer) of --eval_tasks (chapter 13)
 
     @property
     def accum(self) -> int: return self.cfg.gradient_accumulation_steps // self.world.size   # this process's micro-batches
@@ -352,8 +355,10 @@ def start_run(cfg: TrainConfig, # every knob
     raw_model, model_args = build_model(cfg, meta, ckpt)
     place_model(raw_model, cfg, device)
     optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
+    tok = tokenizer_from_meta(meta)
     run = Run(cfg, world, device, dtype, tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler,
-              val_bytes_per_token=bytes_per_token(Path(cfg.data_dir)/cfg.dataset/'val.bin', tokenizer_from_meta(meta)))
+              val_bytes_per_token=bytes_per_token(Path(cfg.data_dir)/cfg.dataset/'val.bin', tok),
+              tasks=(*read_task(cfg.eval_tasks), tok) if cfg.eval_tasks else None)
     if ckpt: restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
@@ -406,6 +411,14 @@ def check_finite(loss: float, # a logged or estimated loss
         raise UserError(f'the loss became {loss} at iteration {iter_num}; the last good checkpoint is kept: '
                         f'lower --learning_rate, or --dtype=bfloat16/float32 instead of float16')
 
+def evaluate_tasks(run: Run, # its tasks, model and autocast context
+                  ) -> dict:
+    "The summary of --eval_tasks (chapter 13) as metrics, e.g. {'choose_acc': ..., 'choose_acc_norm': ...}; {} without it."
+    if not run.tasks: return {}
+    task, examples, tok = run.tasks   # every process answers them all: under FSDP, each forward pass needs every process
+    with run.ctx: results = run_task(run.raw_model, tok, task, examples, run.cfg.batch_size, path=run.cfg.eval_tasks)
+    return {f'{task}_{k}': v for k, v in summarize(task, results).items() if k not in ('summary', 'count')}
+
 def save_due_checkpoints(run: Run, # the run, at its current iteration
                          evaluated: bool, # the losses were just estimated
                          val_loss: float | None, # the estimate, if any
@@ -442,8 +455,10 @@ def train_loop(run: Run, # as `start_run` built it
         if evaluated:
             losses = estimate_loss(run.model, run.eval_batches, cfg.eval_iters, run.ctx)   # every process evaluates its share
             bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
-            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)")
-            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr})
+            answers = evaluate_tasks(run)                   # chapter 13's accuracy on --eval_tasks, if given
+            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)"
+                     + ''.join(f', {k} {v:.4f}' for k, v in answers.items()))
+            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
             check_finite(losses['val'], run.iter_num)
         done = cfg.eval_only or run.iter_num >= cfg.max_iters
         stopped = not done and stop.requested()              # SIGTERM or Ctrl-C on any process

@@ -17,9 +17,10 @@ from .model import GPT
 from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options, setup
 
 # %% auto #0
-__all__ = ['CHOICE_LAYOUTS', 'TASKS', 'EVAL_SETS', 'read_text', 'read_rows', 'read_examples', 'windows', 'score_examples',
-           'continuation', 'encode_at', 'continuation_losses', 'read_choices', 'read_passages', 'fitting', 'choose',
-           'last_words', 'run_task', 'summarize', 'read_task', 'prepare_eval_set', 'PredictConfig', 'predict', 'main']
+__all__ = ['CHOICE_LAYOUTS', 'TASKS', 'EVAL_SETS', 'read_text', 'read_rows', 'read_examples', 'windows', 'target_losses',
+           'score_examples', 'continuation', 'encode_at', 'continuation_losses', 'read_choices', 'read_passages',
+           'fitting', 'choose', 'last_words', 'run_task', 'summarize', 'read_task', 'prepare_eval_set', 'PredictConfig',
+           'predict', 'main']
 
 # %% ../nbs/13_predict.ipynb #e0b63fd0
 def read_text(path, # a UTF-8 text file
@@ -80,6 +81,24 @@ def windows(n: int, # tokens in the example
 
 # %% ../nbs/13_predict.ipynb #45f27b22
 @torch.no_grad()
+def target_losses(model: GPT, # the model, in eval mode
+                  rows: list[tuple[list[int], int]], # (token ids, first): inputs ids[:-1], targets ids[first + 1:]
+                  greedy_below: int | None = None, # also the greedy prediction at each target, among ids below this (None: no)
+                 ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    "One forward pass over `rows`, padded on the right: each row's loss at each of its targets (and greedy predictions)."
+    T = max(len(ids) for ids, _ in rows) - 1
+    x = torch.zeros(len(rows), T, dtype=torch.long); y = torch.full_like(x, -1)   # -1: no target
+    for r, (ids, first) in enumerate(rows):
+        x[r, :len(ids) - 1] = torch.tensor(ids[:-1]); y[r, first:len(ids) - 1] = torch.tensor(ids[first + 1:])
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
+    logits, _ = model(x, y)
+    losses = F.cross_entropy(logits.float().transpose(1, 2), y, ignore_index=-1, reduction='none')
+    picks = logits[..., :greedy_below].argmax(-1) if greedy_below else None
+    return [(losses[r, first:len(ids) - 1], picks[r, first:len(ids) - 1] if greedy_below else None)
+            for r, (ids, first) in enumerate(rows)]
+
+@torch.no_grad()
 def score_examples(model: GPT, # the model, in eval mode
                    token_lists: list[list[int]], # the examples' token ids
                    batch_size: int = 8, # windows per forward pass
@@ -89,22 +108,13 @@ def score_examples(model: GPT, # the model, in eval mode
     "Mean loss per token, perplexity and token count of each token list, in sliding windows."
     bs = model.config.block_size
     stride = max(1, min(stride or bs // 2, bs))
-    device = next(model.parameters()).device
     jobs = [(i, s, e, f) for i, ids in enumerate(token_lists) for s, e, f in windows(len(ids), bs, stride)]
     total, count = [0.0] * len(token_lists), [0] * len(token_lists)
     for b in range(0, len(jobs), batch_size):
         batch = jobs[b:b + batch_size]
-        T = max(e - s for _, s, e, _ in batch)
-        x = torch.zeros(len(batch), T, dtype=torch.long)
-        y = torch.full((len(batch), T), -1, dtype=torch.long)
-        for r, (i, s, e, f) in enumerate(batch):
-            ids = torch.tensor(token_lists[i][s:e + 1])
-            x[r, :e - s] = ids[:-1]; y[r, f:e - s] = ids[1 + f:]
-        x, y = x.to(device), y.to(device)
-        logits, _ = model(x, y)
-        loss = F.cross_entropy(logits.float().transpose(1, 2), y, ignore_index=-1, reduction='none').sum(1)
-        for r, (i, *_ ) in enumerate(batch):
-            total[i] += loss[r].item(); count[i] += int((y[r] >= 0).sum())
+        scored = target_losses(model, [(token_lists[i][s:e + 1], f) for i, s, e, f in batch])
+        for (i, *_), (loss, _) in zip(batch, scored):
+            total[i] += loss.sum().item(); count[i] += len(loss)
         if bar is not None: bar.update(len({j[0] for j in batch}))
     return [{'loss': t / c if c else None, 'perplexity': math.exp(t / c) if c else None, 'tokens': c}
             for t, c in zip(total, count)]
@@ -127,25 +137,18 @@ def encode_at(tok, text: str, # a tokenizer and the text to encode
 def continuation_losses(model: GPT, # the model, in eval mode
                         pairs: list[tuple[list[int], list[int]]], # (context, continuation) token lists
                         batch_size: int = 8, # pairs per forward pass
-                        vocab_size: int | None = None, # greedy predictions only among ids below this (a padded vocabulary)
+                        vocab_size: int | None = None, # greedy predictions only among ids below this (a padded vocabulary; None: all)
                         bar=None, # a progress bar, updated by pairs
                        ) -> list[dict]:
     "For each pair: the continuation's total loss given its context, its length, and the greedy prediction at each of its tokens."
-    bs, device, out = model.config.block_size, next(model.parameters()).device, []
+    bs, out = model.config.block_size, []
     for b in range(0, len(pairs), batch_size):
-        rows = [((c + k)[-(bs + 1):], len(k)) for c, k in pairs[b:b + batch_size]]   # long contexts lose their start
-        T = max(len(ids) for ids, _ in rows) - 1
-        x = torch.zeros(len(rows), T, dtype=torch.long); y = torch.full_like(x, -1)   # padded on the right
-        for r, (ids, k) in enumerate(rows):
-            n = len(ids) - 1
-            x[r, :n] = torch.tensor(ids[:-1]); y[r, n - k:n] = torch.tensor(ids[-k:])   # targets: the continuation only
-        x, y = x.to(device), y.to(device)
-        logits, _ = model(x, y)
-        losses = F.cross_entropy(logits.float().transpose(1, 2), y, ignore_index=-1, reduction='none')
-        greedy = logits[..., :vocab_size].argmax(-1)
-        for r, (ids, k) in enumerate(rows):
-            n = len(ids) - 1
-            out.append({'loss': losses[r, n - k:n].sum().item(), 'tokens': k, 'greedy': greedy[r, n - k:n].tolist()})
+        rows = []
+        for c, k in pairs[b:b + batch_size]:
+            ids = (c + k)[-(bs + 1):]                    # long contexts lose their start
+            rows.append((ids, len(ids) - 1 - len(k)))    # targets: the continuation only
+        for loss, picks in target_losses(model, rows, vocab_size or model.config.vocab_size):
+            out.append({'loss': loss.sum().item(), 'tokens': len(loss), 'greedy': picks.tolist()})
         if bar is not None: bar.update(len(rows))
     return out
 
@@ -279,7 +282,7 @@ def prepare_eval_set(name: str, # one of `EVAL_SETS`
     url, task = EVAL_SETS[name]
     read = TASKS[task][0]
     if input:
-        read(input)                                   # every mistake named by the input's own line numbers
+        n = len(read(input))                          # every mistake named by the input's own line numbers
         if Path(input).suffix.lower() == '.jsonl': text = read_text(input)
         else: text = ''.join(json.dumps({'text': t}, ensure_ascii=False) + '\n' for _, t in read_examples(input, 'text'))
         source = str(input)
@@ -294,10 +297,11 @@ def prepare_eval_set(name: str, # one of `EVAL_SETS`
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name('val.jsonl.part')
     part.write_text(text, encoding='utf-8')
-    try: examples = read(part)
-    except BaseException: part.unlink(); raise
+    if not input:                                     # a download is checked before it replaces anything
+        try: n = len(read(part))
+        except BaseException: part.unlink(); raise
     os.replace(part, out)
-    return {'name': name, 'task': task, 'path': str(out), 'examples': len(examples), 'source': source}
+    return {'name': name, 'task': task, 'path': str(out), 'examples': n, 'source': source}
 
 # %% ../nbs/13_predict.ipynb #1d01cd70
 @dataclass

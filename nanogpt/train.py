@@ -269,7 +269,7 @@ class Run:
     world: World
     device: torch.device
     dtype: torch.dtype            # what matrix multiplies compute in (autocast), float32 or not
-    tok_meta: dict                # the tokenizer, as checkpoints record it
+    tok: object                   # the dataset's tokenizer
     batches: Batches              # training batches
     eval_batches: dict            # 'train', 'val' -> Batches for loss estimates
     raw_model: GPT                # the model (its state is what checkpoints hold)
@@ -282,7 +282,7 @@ class Run:
     best_val_loss: float = float('inf')
     resumed: bool = False
     val_bytes_per_token: float = 1.0    # text bytes per token of the val split, for bits per byte (chapter 08)
-    tasks: tuple | None = None          # (task, examples, tokenizer) of --eval_tasks (chapter 13)
+    tasks: tuple | None = None          # (task, examples) of --eval_tasks (chapter 13)
 
     @property
     def accum(self) -> int: return self.cfg.gradient_accumulation_steps // self.world.size   # this process's micro-batches
@@ -296,7 +296,7 @@ def checkpoint_state(run: Run, # the run to save
     return {'model': model_state, 'optimizer': optim_state,
             'scaler': run.scaler.state_dict() if run.scaler.is_enabled() else None,
             'model_args': run.model_args, 'iter_num': run.iter_num, 'best_val_loss': run.best_val_loss,
-            'config': asdict(run.cfg), 'tokenizer': run.tok_meta,
+            'config': asdict(run.cfg), 'tokenizer': run.tok.to_meta(),
             'rng': {'torch': torch.get_rng_state(), 'batches': run.batches.state_dict(),
                     'eval_batches': {s: b.state_dict() for s, b in run.eval_batches.items()}}}
 
@@ -344,8 +344,8 @@ def start_run(cfg: TrainConfig, # every knob
     prepare_device(device)
     ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None
     meta, batches, eval_batches = load_data(cfg, world, device)
-    tok_meta = {k: meta[k] for k in ('tokenizer', 'vocab_size', 'itos') if k in meta}
-    if ckpt is not None and ckpt.get('tokenizer', tok_meta) != tok_meta:
+    tok = tokenizer_from_meta(meta)
+    if ckpt is not None and ckpt.get('tokenizer', tok.to_meta()) != tok.to_meta():
         raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with another vocabulary than dataset '{cfg.dataset}': "
                         f"resume with the dataset it was trained on ({ckpt['config'].get('dataset')})")
     if ckpt is not None and ckpt['config'].get('optimizer', 'adamw') != cfg.optimizer:
@@ -355,10 +355,9 @@ def start_run(cfg: TrainConfig, # every knob
     raw_model, model_args = build_model(cfg, meta, ckpt)
     place_model(raw_model, cfg, device)
     optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
-    tok = tokenizer_from_meta(meta)
-    run = Run(cfg, world, device, dtype, tok_meta, batches, eval_batches, raw_model, model_args, optimizer, scaler,
+    run = Run(cfg, world, device, dtype, tok, batches, eval_batches, raw_model, model_args, optimizer, scaler,
               val_bytes_per_token=bytes_per_token(Path(cfg.data_dir)/cfg.dataset/'val.bin', tok),
-              tasks=(*read_task(cfg.eval_tasks), tok) if cfg.eval_tasks else None)
+              tasks=read_task(cfg.eval_tasks) if cfg.eval_tasks else None)
     if ckpt: restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
@@ -415,8 +414,8 @@ def evaluate_tasks(run: Run, # its tasks, model and autocast context
                   ) -> dict:
     "The summary of --eval_tasks (chapter 13) as metrics, e.g. {'choose_acc': ..., 'choose_acc_norm': ...}; {} without it."
     if not run.tasks: return {}
-    task, examples, tok = run.tasks   # every process answers them all: under FSDP, each forward pass needs every process
-    with run.ctx: results = run_task(run.raw_model, tok, task, examples, run.cfg.batch_size, path=run.cfg.eval_tasks)
+    task, examples = run.tasks   # every process answers them all: under FSDP, each forward pass needs every process
+    with run.ctx: results = run_task(run.raw_model, run.tok, task, examples, run.cfg.batch_size, path=run.cfg.eval_tasks)
     return {f'{task}_{k}': v for k, v in summarize(task, results).items() if k not in ('summary', 'count')}
 
 def save_due_checkpoints(run: Run, # the run, at its current iteration
@@ -485,7 +484,7 @@ def final_sample(run: Run, # a trained run
                  n: int, # tokens to sample
                 ) -> str:
     "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text."
-    tok = tokenizer_from_meta(run.tok_meta)
+    tok = run.tok
     start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
     g = torch.Generator(device=run.device).manual_seed(run.cfg.seed)
     run.raw_model.eval()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import load_checkpoint
 from .config import TrainConfig, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli, synchronize
 from .distributed import World
 from .model import GPT
@@ -71,11 +72,19 @@ class BenchConfig(TrainConfig):
     profile: bool = knob(False, 'also write a PyTorch profiler trace of a few steps to out_dir/bench_trace.json')
     cold_start: bool = knob(False, 'instead, time how long python -m nanogpt.train with these settings takes to finish its first step')
 
+    def validate(self):
+        "Raise `UserError` for what the benchmark cannot time."
+        super().validate()
+        if self.steps < 1 or self.warmup < 0: raise UserError('steps must be at least 1 and warmup not negative')
+        if self.fsdp: raise UserError('fsdp=true shards the model over torchrun processes, and the benchmark runs one: '
+                                      'time FSDP with python -m nanogpt.train under torchrun, or leave fsdp out')
+        if Path(self.data_dir).exists() and not Path(self.data_dir).is_dir():
+            raise UserError(f"data_dir '{self.data_dir}' is a file, not a folder: choose another --data_dir")
+
 def bench(cfg: BenchConfig, # the training knobs, and how long to time
          ) -> dict:
     "Time `cfg.steps` training steps; returns ms/iter, tokens/s, TFLOP/s, MFU and peak memory."
     cfg.validate()
-    if cfg.steps < 1 or cfg.warmup < 0: raise UserError('steps must be at least 1 and warmup not negative')
     device = resolve_device(cfg.device); dtype = resolve_dtype(cfg.dtype, device)
     prepare_device(device)
     torch.manual_seed(cfg.seed)
@@ -86,7 +95,11 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
         meta = {'tokenizer': 'gpt2', 'vocab_size': 50257}
         tokens = np.random.default_rng(cfg.seed).integers(0, 50257, 4 * cfg.batch_size * (cfg.block_size + 1), dtype=np.uint16)
         batches = Batches(tokens, cfg.batch_size, cfg.block_size, device, cfg.seed)
-    model, _ = build_model(cfg, meta, None)      # as training builds it, places it and wraps it: one process
+    ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None   # its architecture
+    model, _ = build_model(cfg, meta, ckpt)      # as training builds it, places it and wraps it: one process
+    if model.config.vocab_size < meta['vocab_size']:
+        raise UserError(f"the model has {model.config.vocab_size:,} token ids but the batches use {meta['vocab_size']:,}: "
+                        f"they do not belong together (a character model timed on GPT-2 tokens?)")
     place_model(model, cfg, device)
     optimizer, scaler = make_optimizer(model, cfg, device, dtype)
     _, step_model = wrap_model(model, cfg, device, World())
@@ -105,7 +118,9 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
     peak, source = device_peak(device, dtype)
     mem = (torch.cuda.max_memory_allocated(device) if device.type == 'cuda'
            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)   # Linux reports KiB
-    if cfg.profile: _profile(step, device, Path(cfg.out_dir))
+    if cfg.profile:
+        try: _profile(step, device, Path(cfg.out_dir))
+        except OSError as e: raise UserError(f'cannot write the profiler trace to {cfg.out_dir}: {e.strerror}') from None
     return {'device': str(device), 'dtype': str(dtype)[6:], 'params_M': model.get_num_params() / 1e6,
             'tokens_per_iter': tokens, 'ms_per_iter': 1000 * dt, 'tokens_per_s': tokens / dt, 'TFLOPs': flops / 1e12,
             'peak_TFLOPs': peak / 1e12, 'peak_source': source, 'MFU': flops / peak, 'peak_mem_GiB': mem / 2**30,
@@ -136,7 +151,9 @@ def time_to_first_step(cfg: TrainConfig, # the training command's knobs
                 p.kill(); p.wait()
                 return seconds
         p.wait()
-    raise UserError('the training command stopped before its first step:\n' + ''.join(lines[-10:]).rstrip())
+    said = [l.strip() for l in lines if l.strip()]
+    why = next((l for l in reversed(said) if l.startswith('error: ')), said[-1] if said else 'no output')
+    raise UserError(f"the training command stopped before its first step: {why.removeprefix('error: ')}")
 
 def main(argv, # the command line: config files and --key=value options
         ):

@@ -4,21 +4,40 @@
 
 # %% ../nbs/12_checkpoints.ipynb #3d4e5f60
 from __future__ import annotations
-import contextlib, os, shutil, signal, sys, threading
+import contextlib, errno, os, shutil, signal, sys, threading
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from .compat import from_nanogpt
 from .config import UserError
+from .distributed import any_process
 from .model import GPT
 from .modern import build_gpt
 
 # %% auto #0
-__all__ = ['atomic_write', 'link_or_copy', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint', 'StopFlag',
-           'stop_on_signals']
+__all__ = ['write_error', 'atomic_write', 'link_or_copy', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
+           'StopFlag', 'stop_on_signals']
 
 # %% ../nbs/12_checkpoints.ipynb #fdd2d37d
+def write_error(path: Path, # the file that was being written
+                e: BaseException, # what its writing raised
+               ) -> UserError | None:
+    "A one-line `UserError` for a write that the disk refused (an `OSError`, or torch's zip writer failing on one); None for anything else."
+    err, seen = e, set()
+    while err is not None and not isinstance(err, OSError) and id(err) not in seen:   # torch keeps the OSError as the context
+        seen.add(id(err)); err = err.__cause__ or err.__context__
+    if isinstance(err, OSError): reason, code = err.strerror or str(err), err.errno
+    elif isinstance(e, RuntimeError) and ('unexpected pos' in str(e) or 'StreamWriter failed' in str(e)):
+        reason, code = str(e).splitlines()[0], None   # torch's writer, without the OSError behind it
+    else: return None
+    kept = f'the previous {path.name} is intact' if path.exists() else 'nothing was written'
+    if code in (errno.ENOSPC, errno.EDQUOT): why, fix = f'the disk is full ({reason})', ': free some space or write elsewhere'
+    elif code == errno.EFBIG: why, fix = f'the file is too large for this disk or a size limit ({reason})', ': write elsewhere'
+    else: why, fix = reason, ''
+    return UserError(f'could not write {path}: {why}; {kept}{fix}')
+
 def atomic_write(path, # the file to write (replaced only when the new one is complete)
                  write, # `write(f)` writes the contents to the binary file object `f`
                 ):
@@ -28,9 +47,11 @@ def atomic_write(path, # the file to write (replaced only when the new one is co
     try:
         with open(tmp, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True); raise
-    os.replace(tmp, path)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if (user_error := write_error(path, e)) is None: raise
+        raise user_error from None
 
 def link_or_copy(src, # an existing file
                  dst, # the other name it should have (replaced atomically)
@@ -39,9 +60,13 @@ def link_or_copy(src, # an existing file
     src, dst = Path(src), Path(dst)
     tmp = dst.with_name(dst.name + '.tmp')
     tmp.unlink(missing_ok=True)
-    try: os.link(src, tmp)
-    except OSError: shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    try:
+        try: os.link(src, tmp)
+        except OSError: shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_error(dst, e) from None
 
 # %% ../nbs/12_checkpoints.ipynb #6b803428
 def save_checkpoint(path, # the checkpoint file
@@ -55,23 +80,29 @@ def save_checkpoint(path, # the checkpoint file
 def load_checkpoint(path, # a checkpoint file
                     map_location='cpu', # where its tensors go
                    ) -> dict:
-    "Load a checkpoint safely (`weights_only`), with a clear error if it is missing or corrupt."
+    "Load a checkpoint safely (`weights_only`), ours or nanoGPT's, with a clear error if it is missing or corrupt."
     path = Path(path)
     if not path.is_file():
         raise UserError(f'no checkpoint at {path}: train one first (python -m nanogpt.train --out_dir={path.parent})')
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError as e: raise UserError(f'could not read {path}: {e.strerror}') from None
     except Exception as e:
         raise UserError(f'{path} is not a readable checkpoint ({type(e).__name__}): the file is corrupt or not a nanogpt checkpoint') from None
     if not isinstance(ckpt, dict) or not {'model', 'model_args', 'iter_num'} <= ckpt.keys():
         raise UserError(f'{path} is not a nanogpt checkpoint (missing model, model_args or iter_num)')
-    return ckpt
+    return ckpt if 'tokenizer' in ckpt else from_nanogpt(ckpt, path)   # nanoGPT's own layout (chapter 15)
 
 def model_from_checkpoint(ckpt: dict, # as `load_checkpoint` returns it
                           device='cpu', # where the model goes
                          ) -> GPT:
     "The GPT (or chapter 08's `ModernGPT`) stored in a checkpoint, on `device`."
-    model = build_gpt(ckpt['model_args'])
-    model.load_state_dict(ckpt['model'])
+    try:
+        model = build_gpt(ckpt['model_args'])
+        model.load_state_dict(ckpt['model'])
+    except (TypeError, KeyError, ValueError, RuntimeError) as e:   # unknown arguments, missing or misshapen tensors
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"the checkpoint's weights do not fit its model_args ({first[:150]}): the file is damaged or "
+                        f'not a nanogpt checkpoint') from None
     return model.to(device)
 
 # %% ../nbs/12_checkpoints.ipynb #b6475771
@@ -79,20 +110,20 @@ class StopFlag:
     "Set by SIGTERM or SIGINT; the training loop asks it between steps."
     def __init__(self): self.raised = False
     def requested(self) -> bool:
-        "Has any process been asked to stop? (All processes get the same answer.)"
-        if not (dist.is_available() and dist.is_initialized()): return self.raised
-        flag = torch.tensor([float(self.raised)]); dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+        "Has any process been asked to stop? (All processes get the same answer: every process must ask, at the same step.)"
+        return any_process(self.raised)   # one tiny all-reduce on the CPU; the loop asks every log_interval steps
 
 @contextlib.contextmanager
 def stop_on_signals():
-    "Within the block, SIGTERM and Ctrl-C raise the `StopFlag` it yields (a second Ctrl-C interrupts at once)."
+    "Within the block, SIGTERM and Ctrl-C raise the `StopFlag` it yields (a second Ctrl-C interrupts at once; another SIGTERM does not)."
     stop = StopFlag()
     if threading.current_thread() is not threading.main_thread(): yield stop; return   # signals need the main thread
     def handler(signum, frame):
-        if stop.raised: raise KeyboardInterrupt   # a second Ctrl-C stops at once
+        if stop.raised:
+            if signum == signal.SIGINT: raise KeyboardInterrupt   # a second Ctrl-C stops at once
+            return   # a scheduler may send SIGTERM to torchrun and to its workers: the same request twice
         stop.raised = True
-        print(f'{signal.Signals(signum).name}: stopping after this step', file=sys.stderr, flush=True)
+        print(f'{signal.Signals(signum).name}: stopping with a checkpoint', file=sys.stderr, flush=True)
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try: yield stop
     finally:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_config.ipynb #8e78bc0d
 from __future__ import annotations
-import difflib, io, os, sys
+import difflib, io, json, os, sys, time
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'knob', 'coerce', 'find_config', 'load_yaml', 'help_text',
-           'parse_args', 'run_cli', 'progress', 'RunKnobs', 'TrainConfig', 'resolve_device', 'resolve_dtype',
-           'autocast', 'use_tf32', 'synchronize']
+           'split_args', 'parse_args', 'report_error', 'run_cli', 'progress', 'RunKnobs', 'TrainConfig',
+           'resolve_device', 'resolve_dtype', 'autocast', 'use_tf32', 'synchronize']
 
 # %% ../nbs/09_config.ipynb #8aac6386
 class UserError(Exception):
@@ -61,10 +61,10 @@ def coerce(key: str, # the knob's name, for the error message
 def _types(cls) -> dict:
     return {f.name: (f.type if isinstance(f.type, str) else f.type.__name__) for f in fields(cls)}
 
-def _unknown(key: str, cls) -> UserError:
-    close = difflib.get_close_matches(key, _types(cls), n=1)
+def _unknown(key, cls, where: str = '') -> UserError:
+    close = difflib.get_close_matches(str(key), _types(cls), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f'; see --help for the {len(fields(cls))} known keys'
-    return UserError(f"unknown config key '{key}'{hint}")
+    return UserError(f"unknown config key '{key}'{where}{hint}")
 
 PRESETS = Path(__import__('nanogpt').__file__).resolve().parents[1]/'config'   # the project's config/ folder (a source or editable install)
 
@@ -84,8 +84,9 @@ def load_yaml(path, # a YAML file of `key: value` lines
         if p.suffix == '.py' and p.with_suffix('.yml').is_file():
             hint = f' (nanogpt reads YAML: use {p.with_suffix(".yml")})'
         raise UserError(f"config file '{path}' not found{hint}")
-    try: values = yaml.safe_load(p.read_text())
+    try: values = yaml.safe_load(p.read_text(encoding='utf-8'))
     except yaml.YAMLError as e: raise UserError(f"config file '{path}' is not valid YAML: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError: raise UserError(f"config file '{path}' is not a text file: give a .yml of 'key: value' lines") from None
     if values is None: return {}
     if not isinstance(values, dict): raise UserError(f"config file '{path}' must hold 'key: value' lines")
     return values
@@ -100,33 +101,59 @@ def help_text(cls, # a dataclass of knobs
         lines.append(f'  {f"--{f.name}={f.default!r}":<36} {f.metadata.get("help", "")}')
     return '\n'.join(lines)
 
+def split_args(cls, # a dataclass of knobs
+               argv, # the command line
+              ) -> tuple[list, list]:
+    "The positional arguments of `argv`, and its options as `--key=value` (`--key value` and a bare boolean `--flag` too)."
+    types, positional, options, i = _types(cls), [], [], 0
+    while i < len(argv):
+        a = argv[i]; i += 1
+        if a in ('-h', '--help') or a.startswith('--') and '=' in a: options.append(a); continue
+        if not a.startswith('-'): positional.append(a); continue
+        if not a.startswith('--'): raise UserError(f"don't understand '{a}': use --key=value")
+        key, nxt = a[2:], argv[i] if i < len(argv) else None
+        if key not in types: raise _unknown(key, cls)
+        if types[key] == 'bool':   # `--compile` alone is true; `--compile false` works too
+            took = nxt is not None and nxt.lower() in _TRUE + _FALSE
+        else:                      # `--max_iters 5`, but not a YAML file or the next option
+            took = nxt is not None and not nxt.startswith('--') and not nxt.endswith(('.yml', '.yaml'))
+            if not took: raise UserError(f"--{key} needs a value: --{key}=...")
+        options.append(f'--{key}={nxt if took else "true"}'); i += took
+    return positional, options
+
 def parse_args(cls, # a dataclass of knobs, with an optional `validate` method
-               argv, # YAML files and `--key=value` overrides, in order
+               argv, # YAML files and `--key=value` (or `--key value`) overrides, in order
                prog: str = 'nanogpt', # the command, for `--help`
               ):
     "Build a `cls` from YAML files and `--key=value` overrides in `argv`; `--help` prints and exits."
     types, values = _types(cls), {}
     if any(a in ('-h', '--help') for a in argv):
         print(help_text(cls, prog)); raise SystemExit(0)
-    def put(key, value):
+    files, options = split_args(cls, argv)
+    for path in files:
+        for k, v in load_yaml(path).items():
+            if k not in types: raise _unknown(k, cls, f' in {path}')
+            values[k] = coerce(k, v, types[k])
+    for a in options:
+        key, _, value = a[2:].partition('=')
         if key not in types: raise _unknown(key, cls)
         values[key] = coerce(key, value, types[key])
-    for path in (a for a in argv if not a.startswith('-')):
-        for k, v in load_yaml(path).items(): put(k, v)
-    for a in argv:
-        if not a.startswith('-'): continue
-        if not a.startswith('--'): raise UserError(f"don't understand '{a}': use --key=value")
-        key, eq, value = a[2:].partition('=')
-        if not eq:
-            if key not in types: raise _unknown(key, cls)
-            if types[key] != 'bool': raise UserError(f"--{key} needs a value: --{key}=...")
-            value = 'true'
-        put(key, value)
     cfg = cls(**values)
     if hasattr(cfg, 'validate'): cfg.validate()
     return cfg
 
 # %% ../nbs/09_config.ipynb #a9e2ae03
+def report_error(line: str, # the one line, 'error: ...'
+                ):
+    "Print `line` on stderr; in a torchrun job, rank 0 prints it and every process leaves it for torchrun's failure summary."
+    error_file = os.environ.get('TORCHELASTIC_ERROR_FILE')   # set by torchrun for each process it starts
+    if error_file:   # torchrun shows the message of this file instead of "To enable traceback see: ..."
+        try:
+            with open(error_file, 'w') as f:
+                json.dump({'message': {'message': line, 'extraInfo': {'timestamp': str(int(time.time()))}}}, f)
+        except OSError: pass
+    if not error_file or os.environ.get('RANK', '0') == '0': print(line, file=sys.stderr, flush=True)
+
 def run_cli(main, # the command's `main(argv)`
             argv=None, # the arguments (default: `sys.argv[1:]`)
            ) -> int:
@@ -137,7 +164,7 @@ def run_cli(main, # the command's `main(argv)`
         sys.stdout.flush()   # a broken pipe shows here, not at exit
         return 0
     except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
+        report_error(f'error: {e}')
         return 2
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
@@ -248,6 +275,10 @@ class TrainConfig(RunKnobs):
             _check(getattr(self, k) >= 0, f'{k} must not be negative (got {getattr(self, k)})')
         _check(self.n_embd % self.n_head == 0,
                f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}), e.g. --n_embd={self.n_embd // self.n_head * self.n_head or self.n_head}')
+        head = self.n_embd // self.n_head
+        _check(not self.rotary or head % 2 == 0,
+               f'rotary=true needs an even head size, n_embd/n_head (got {self.n_embd}/{self.n_head} = {head}), '
+               f'e.g. --n_embd={self.n_head * (head + 1)}')
         _check(0 <= self.dropout < 1, f'dropout must be in [0, 1) (got {self.dropout})')
         for k in ('beta1', 'beta2'): _check(0 <= getattr(self, k) < 1, f'{k} must be in [0, 1) (got {getattr(self, k)})')
         _check(self.init_from in ('scratch', 'resume', *GPT2_SIZES) or Path(self.init_from).is_dir(),

@@ -19,9 +19,9 @@ from .config import UserError, resolve_device
 from .model import Block
 
 # %% auto #0
-__all__ = ['CheckpointedBlock', 'World', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'barrier', 'broadcast',
-           'wrap_ddp', 'set_gradient_sync', 'full_state', 'load_full_state', 'shard_model', 'checkpointed',
-           'use_activation_checkpointing']
+__all__ = ['CheckpointedBlock', 'World', 'process_group_backend', 'init_distributed', 'shutdown_distributed', 'all_reduce',
+           'barrier', 'broadcast', 'any_process', 'wrap_ddp', 'set_gradient_sync', 'full_state', 'load_full_state',
+           'shard_model', 'checkpointed', 'use_activation_checkpointing']
 
 # %% ../nbs/05_ddp.ipynb #fb69739c
 @dataclass
@@ -34,6 +34,16 @@ class World:
     @property
     def master(self) -> bool: return self.rank == 0   # the one that logs and writes
 
+def process_group_backend(backend: str, # the backend knob: 'nccl' or 'gloo'
+                          device: torch.device, # this process's device
+                         ) -> str:
+    "The backend string for `init_process_group`: on GPUs NCCL for CUDA tensors *and* gloo for CPU ones; gloo on CPUs."
+    if device.type not in ('cpu', 'cuda'):
+        raise UserError(f'torchrun jobs run on CUDA GPUs or CPUs, not on {device.type}: use --device=cpu --backend=gloo')
+    if backend == 'nccl' and device.type != 'cuda':
+        raise UserError(f'backend=nccl needs CUDA GPUs; on {device.type} use --backend=gloo')
+    return 'cpu:gloo,cuda:nccl' if backend == 'nccl' else backend   # gloo alone serves both devices
+
 def init_distributed(backend: str, # 'nccl' (GPUs) or 'gloo' (CPUs)
                      device: str, # the device knob
                     ) -> tuple[World, torch.device]:
@@ -42,10 +52,11 @@ def init_distributed(backend: str, # 'nccl' (GPUs) or 'gloo' (CPUs)
     world = World(int(os.environ['RANK']), int(os.environ['LOCAL_RANK']), int(os.environ['WORLD_SIZE']), True)
     dev = resolve_device(device)
     if dev.type == 'cuda':
+        if world.local_rank >= (n := torch.cuda.device_count()):
+            raise UserError(f"torchrun started {os.environ.get('LOCAL_WORLD_SIZE', world.local_rank + 1)} processes on a "
+                            f'machine with {n} GPUs: use --nproc_per_node={n} (one process a GPU)')
         dev = torch.device('cuda', world.local_rank); torch.cuda.set_device(dev)
-    if backend == 'nccl' and dev.type != 'cuda':
-        raise UserError(f'backend=nccl needs CUDA GPUs; on {dev.type} use --backend=gloo')
-    dist.init_process_group(backend=backend, device_id=dev if dev.type == 'cuda' else None)
+    dist.init_process_group(backend=process_group_backend(backend, dev), device_id=dev if dev.type == 'cuda' else None)
     return world, dev
 
 def shutdown_distributed():
@@ -70,6 +81,14 @@ def broadcast(obj, # on rank 0, what to send; elsewhere ignored
     "Rank 0's `obj` (any picklable value), on every process; a no-op in a one-process job."
     if not (dist.is_available() and dist.is_initialized()): return obj
     box = [obj]; dist.broadcast_object_list(box, src=0); return box[0]
+
+def any_process(flag: bool, # this process's answer
+               ) -> bool:
+    "True on every process if `flag` is True on any of them; `flag` itself in a one-process job."
+    if not (dist.is_available() and dist.is_initialized()): return flag
+    on = 'cpu' if 'cpu:' in dist.get_backend_config() else 'cuda'   # init_distributed's groups serve the CPU (gloo)
+    t = torch.tensor([float(flag)], device=on); dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 def wrap_ddp(model: torch.nn.Module, # the model (compiled or not), already on `device`
              device: torch.device, # this process's device

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_finetuning.ipynb #943dd7a7
 from __future__ import annotations
-import json, os, shutil, sys
+import json, os, shutil, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +14,10 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import UserError, knob, parse_args, run_cli
 from .model import CONV1D, HF_BUFFERS, GPT
 from .modern import modern_choices
-from .tokenizer import gpt2_files
+from .tokenizer import CharTokenizer, GPT2Tokenizer, gpt2_files
 
 # %% auto #0
-__all__ = ['to_hf', 'ExportConfig', 'export', 'main']
+__all__ = ['to_hf', 'char_tokenizer_hf', 'tokenizer_from_hf', 'ExportConfig', 'export', 'main']
 
 # %% ../nbs/06_finetuning.ipynb #ed999ded
 def to_hf(model: GPT, # any of our GPTs
@@ -41,6 +41,27 @@ def to_hf(model: GPT, # any of our GPTs
             else: v.zero_()   # a bias that a bias=False model does not have: zero is the same function
     return hf.eval()
 
+def char_tokenizer_hf(itos: list[str], # the characters in id order, as `CharTokenizer.itos`
+                      block_size: int, # the model's context: the tokenizer's `model_max_length`
+                     ):
+    "A transformers tokenizer with the ids of `CharTokenizer(itos)`: a token per character, no special tokens."
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.WordLevel({c: i for i, c in enumerate(itos)}, unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r'[\s\S]'), behavior='isolated')   # every character is a piece
+    tok.decoder = decoders.Fuse()                                                       # joined back with nothing between
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=block_size, clean_up_tokenization_spaces=False)
+
+def tokenizer_from_hf(folder, # a Hugging Face GPT-2 folder, e.g. one that `export` wrote
+                     ):
+    "Our tokenizer for a Hugging Face folder: `CharTokenizer` if its tokenizer.json has a token per character, else GPT-2's."
+    path = Path(folder)/'tokenizer.json'
+    try: model = json.loads(path.read_text(encoding='utf-8'))['model'] if path.is_file() else {}
+    except (OSError, ValueError, KeyError, TypeError) as e: raise UserError(f'{path} is not a readable tokenizer ({type(e).__name__})') from None
+    vocab = model.get('vocab') if isinstance(model, dict) and model.get('type') == 'WordLevel' else None
+    if isinstance(vocab, dict) and all(len(c) == 1 for c in vocab): return CharTokenizer(sorted(vocab, key=vocab.get))
+    return GPT2Tokenizer()
+
 @dataclass
 class ExportConfig:
     "Write a checkpoint as a Hugging Face GPT-2 folder: python -m nanogpt.export --out_dir=DIR --hf_dir=NEW"
@@ -52,28 +73,46 @@ def export(out_dir, # the training run's folder
            hf_dir, # the folder to create
            ckpt: str = 'ckpt.pt', # which checkpoint of out_dir
           ) -> Path:
-    "Write `out_dir/ckpt` to `hf_dir` as a transformers-loadable GPT-2 (config.json, model.safetensors, tokenizer)."
+    "Write `out_dir/ckpt` to `hf_dir` as a transformers-loadable GPT-2 (config.json, model.safetensors, tokenizer): all or nothing."
+    from safetensors import SafetensorError
     if not str(hf_dir): raise UserError('where to? give --hf_dir=NEW_FOLDER')
     hf_dir = Path(hf_dir)
     if hf_dir.exists() and (not hf_dir.is_dir() or any(hf_dir.iterdir())):
         raise UserError(f'{hf_dir} already exists: choose a new --hf_dir (nothing is overwritten)')
-    ckpt = load_checkpoint(Path(out_dir)/ckpt)
+    path = Path(out_dir)/ckpt
+    ckpt = load_checkpoint(path)
+    if 'tokenizer' not in ckpt: raise UserError(f'{path} has no tokenizer: it was not written by nanogpt.train')
     gpt2_vocab = ckpt['tokenizer']['tokenizer'] == 'gpt2'
-    tmp = hf_dir.with_name(hf_dir.name + '.tmp')
-    shutil.rmtree(tmp, ignore_errors=True)
-    to_hf(model_from_checkpoint(ckpt), 50256 if gpt2_vocab else None).save_pretrained(tmp, safe_serialization=True)
-    if gpt2_vocab:   # the same files tiktoken uses, under the names transformers expects
-        shutil.copy(gpt2_files()/'encoder.json', tmp/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', tmp/'merges.txt')
-    else:
-        (tmp/'nanogpt_tokenizer.json').write_text(json.dumps(ckpt['tokenizer']))
-    if hf_dir.exists(): hf_dir.rmdir()
-    os.replace(tmp, hf_dir)
+    hf = to_hf(model_from_checkpoint(ckpt), 50256 if gpt2_vocab else None)   # refuses a modern model before writing anything
+    umask = os.umask(0); os.umask(umask)                                      # the modes a plain file write would give
+    if file := next((p for p in hf_dir.parents if p.exists() and not p.is_dir()), None):
+        raise UserError(f'{file} is a file, so --hf_dir={hf_dir} cannot be a folder inside it')
+    try:
+        hf_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{hf_dir.name}.', dir=hf_dir.parent))   # a new hidden name: nobody's folder
+    except OSError as e: raise UserError(f'cannot create {hf_dir}: {e.strerror}') from None
+    try:
+        hf.save_pretrained(tmp, safe_serialization=True)
+        if gpt2_vocab:   # the same files tiktoken uses, under the names transformers expects
+            shutil.copy(gpt2_files()/'encoder.json', tmp/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', tmp/'merges.txt')
+        else: char_tokenizer_hf(ckpt['tokenizer']['itos'], hf.config.n_positions).save_pretrained(tmp)
+        for f in tmp.iterdir(): f.chmod(0o666 & ~umask)
+        tmp.chmod(0o777 & ~umask)
+        if hf_dir.exists(): hf_dir.rmdir()
+        os.replace(tmp, hf_dir)
+    except BaseException as e:   # a full disk, Ctrl-C: no half-written folder stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, (OSError, SafetensorError)):
+            raise UserError(f"cannot write {hf_dir}: {getattr(e, 'strerror', None) or e}; nothing was written") from None
+        raise
     return hf_dir
 
 def main(argv, # the command line: --key=value options
         ):
     "python -m nanogpt.export --out_dir=DIR --hf_dir=NEW_FOLDER"
     cfg = parse_args(ExportConfig, argv, 'nanogpt.export')
+    from transformers.utils import logging
+    logging.disable_progress_bar()   # a command prints one line
     print(f'wrote {export(cfg.out_dir, cfg.hf_dir, cfg.ckpt)}')
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))

@@ -20,13 +20,14 @@ from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options
 __all__ = ['CHOICE_LAYOUTS', 'TASKS', 'EVAL_SETS', 'read_text', 'read_rows', 'read_examples', 'windows', 'target_losses',
            'score_examples', 'continuation', 'encode_at', 'continuation_losses', 'read_choices', 'read_passages',
            'fitting', 'choose', 'last_words', 'run_task', 'summarize', 'read_task', 'prepare_eval_set', 'PredictConfig',
-           'predict', 'main']
+           'check_vocab', 'predict', 'check_output', 'write_output', 'main']
 
 # %% ../nbs/13_predict.ipynb #e0b63fd0
 def read_text(path, # a UTF-8 text file
              ) -> str:
     "The text of an input file; a missing or non-UTF-8 file is one clear error."
     p = Path(path)
+    if p.is_dir(): raise UserError(f"input '{path}' is a folder: give a text or .jsonl file")
     if not p.is_file(): raise UserError(f"input file '{path}' not found")
     try: return p.read_text(encoding='utf-8')
     except UnicodeDecodeError as e: raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
@@ -322,15 +323,25 @@ class PredictConfig(SamplingKnobs):
         if not self.input: raise UserError('which examples? give --input=PATH (a text or .jsonl file)')
         if self.batch_size < 1: raise UserError(f'batch_size must be at least 1 (got {self.batch_size})')
         if self.stride < 0: raise UserError(f'stride must not be negative (got {self.stride})')
+        if not self.temperature >= 0: raise UserError(f'temperature must be a number, 0 or more (got {self.temperature})')
         super().validate()
 
 # %% ../nbs/13_predict.ipynb #7d3c1cf6
+def check_vocab(model: GPT, tok, # a model and the tokenizer that will feed it
+               ):
+    "Refuse a tokenizer that makes ids the model has no embedding for (they were not trained together)."
+    n_tok, n_model = getattr(tok, 'vocab_size', 0), model.config.vocab_size
+    if n_tok > n_model:
+        raise UserError(f"the tokenizer makes {n_tok:,} different ids but the model has only {n_model:,}: they were not trained "
+                        f"together (a character model's Hugging Face folder? give its checkpoint with --init_from=PATH/ckpt.pt)")
+
 def predict(cfg: PredictConfig, # the task, the input, the model and how to sample
            ) -> list[dict]:
     "One result dict per example of `cfg.input`, in input order."
     if cfg.task in TASKS:
         examples = TASKS[cfg.task][0](cfg.input)
         device, model, tok, ctx = setup(cfg)
+        check_vocab(model, tok)
         n = sum(len(e['endings']) for e in examples) if cfg.task == 'choose' else len(examples)
         bar = progress(n, unit='ending' if cfg.task == 'choose' else 'passage', show=n >= 20)
         with ctx: results = run_task(model, tok, cfg.task, examples, cfg.batch_size, bar, cfg.input)
@@ -339,6 +350,7 @@ def predict(cfg: PredictConfig, # the task, the input, the model and how to samp
     field = 'text' if cfg.task == 'score' else 'prompt'
     examples = read_examples(cfg.input, field, cfg.whole_file)
     device, model, tok, ctx = setup(cfg)
+    check_vocab(model, tok)
     token_lists = [encode_at(tok, text, f'{cfg.input}:{line}') for line, text in examples]
     bar = progress(len(examples), unit='ex', show=len(examples) >= 20)
     torch.manual_seed(cfg.seed)
@@ -361,16 +373,39 @@ def predict(cfg: PredictConfig, # the task, the input, the model and how to samp
     bar.close()
     return [{'line': line, **r} for (line, _), r in zip(examples, results)]
 
+def check_output(output: str, # the --output path
+                 input: str, # the --input path
+                ):
+    "Refuse, before any work, an --output that cannot be written or that would replace the input."
+    p = Path(output)
+    if not p.parent.is_dir(): raise UserError(f"cannot write --output={output}: folder '{p.parent}' does not exist")
+    if p.is_dir(): raise UserError(f'--output={output} is a folder: give a file name')
+    if p.exists() and p.resolve() == Path(input).resolve():
+        raise UserError(f'--output={output} is the input file: write the results to another file')
+
+def write_output(output: str, # the --output path
+                 text: str, # the JSON lines
+                ):
+    "Write `text` to a file atomically (a failed write keeps the old file), or straight into a device or pipe."
+    p = Path(output)
+    try:
+        if p.exists() and not p.is_file():   # /dev/stdout, a named pipe: write into it, never replace it
+            with open(p, 'w', encoding='utf-8') as f: f.write(text)
+        else: atomic_write(p, lambda f: f.write(text.encode('utf-8')))
+    except OSError as e: raise UserError(f'cannot write --output={output}: {e.strerror}') from None
+
 def main(argv, # the command line: --key=value options
         ):
     "python -m nanogpt.predict --task=score|complete|choose|lastword --input=PATH [--key=value ...]"
     cfg = parse_args(PredictConfig, argv, 'nanogpt.predict')
-    if cfg.output and not Path(cfg.output).parent.is_dir():
-        raise UserError(f"cannot write --output={cfg.output}: folder '{Path(cfg.output).parent}' does not exist")
+    if cfg.output: check_output(cfg.output, cfg.input)
     results = predict(cfg)
     if cfg.task in TASKS: results.append(summarize(cfg.task, results))
     text = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in results)
-    if cfg.output: atomic_write(Path(cfg.output), lambda f: f.write(text.encode('utf-8')))
-    else: sys.stdout.write(text); sys.stdout.flush()
+    if cfg.output: write_output(cfg.output, text)
+    else:
+        try: sys.stdout.write(text); sys.stdout.flush()
+        except BrokenPipeError: raise                  # the reader went away (| head): run_cli stops quietly
+        except OSError as e: raise UserError(f'cannot write the results to stdout: {e.strerror}') from None
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))

@@ -4,26 +4,28 @@
 
 # %% ../nbs/10_data.ipynb #3c4d5e6f
 from __future__ import annotations
-import inspect, json, multiprocessing, os, random, re, sys, time, urllib.request
+import inspect, json, math, multiprocessing, os, random, re, sys, time, urllib.request
 from collections import deque
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
 
 import nanogpt
 from .checkpoint import atomic_write
-from .config import UserError, knob, parse_args, progress, run_cli
+from .compat import nanogpt_dataset_meta
+from .config import UserError, knob, parse_args, progress, run_cli, split_args
 from .model import hub_offline, hub_reachable
 from .tokenizer import CharTokenizer, GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
-__all__ = ['TINY_SHAKESPEARE_URL', 'TXT_PIECE', 'READERS', 'OPENWEBTEXT', 'PREPARERS', 'DatasetWriter', 'write_dataset',
+__all__ = ['TINY_SHAKESPEARE_URL', 'TXT_PIECE', 'READERS', 'OPENWEBTEXT', 'PREPARERS', 'OURS', 'DatasetWriter', 'write_dataset',
            'load_meta', 'embedded_corpus', 'read_text_source', 'prepare_tiny_shakespeare', 'prepare_shakespeare_char',
            'prepare_shakespeare', 'read_txt', 'read_jsonl', 'read_parquet', 'input_files', 'read_documents',
-           'encode_batch', 'batched_docs', 'ordered_map', 'write_documents', 'make_tokenizer', 'prepare_corpus',
-           'split_documents', 'prepare_openwebtext', 'prepare', 'PrepareConfig', 'main']
+           'encode_batch', 'batched_docs', 'ordered_map', 'write_documents', 'make_tokenizer', 'tail_cut',
+           'assign_splits', 'prepare_corpus', 'split_documents', 'prepare_openwebtext', 'check_writable', 'prepare',
+           'PrepareConfig', 'main']
 
 # %% ../nbs/10_data.ipynb #8192a3b4
 class DatasetWriter:
@@ -32,7 +34,10 @@ class DatasetWriter:
     def __init__(self, out_dir, vocab_size: int):
         if vocab_size > 2**16:
             raise UserError(f'a vocabulary of {vocab_size:,} does not fit uint16 token files (at most 65,536): use --tokenizer=gpt2')
-        self.out = Path(out_dir); self.out.mkdir(parents=True, exist_ok=True)
+        self.out = Path(out_dir)
+        self.created = [p for p in (self.out, *self.out.parents) if not p.exists()]   # removed again if nothing is committed
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.committed = False
         self.files = {s: open(self._tmp(s), 'wb') for s in self.splits}
         self.counts = dict.fromkeys(self.splits, 0)
     def _tmp(self, split): return self.out/f'{split}.bin.tmp'
@@ -51,10 +56,15 @@ class DatasetWriter:
         for s, f in self.files.items():
             f.flush(); os.fsync(f.fileno()); f.close(); os.replace(self._tmp(s), self.out/f'{s}.bin')
         atomic_write(self.out/'meta.json', lambda f: f.write(json.dumps(meta, indent=1).encode()))
+        self.committed = True
         return meta
     def __enter__(self): return self
     def __exit__(self, *exc):                              # without a commit, nothing is left behind
         for s, f in self.files.items(): f.close(); self._tmp(s).unlink(missing_ok=True)
+        if not self.committed:
+            for p in self.created:                         # the folders made for it, if still empty
+                try: p.rmdir()
+                except OSError: break
 
 def write_dataset(out_dir, # the dataset's folder, data_dir/NAME
                   train_ids, val_ids, # token ids of the two splits
@@ -68,11 +78,15 @@ def write_dataset(out_dir, # the dataset's folder, data_dir/NAME
 def load_meta(data_dir, # the folder holding prepared datasets
               name: str, # the dataset
              ) -> dict:
-    "Read `data_dir/name/meta.json`, checking that the dataset is prepared and complete."
+    "Read `data_dir/name/meta.json` (or the meta of a folder nanoGPT prepared, chapter 15), checking that the dataset is complete."
     d = Path(data_dir)/name
+    if (meta := nanogpt_dataset_meta(d)) is not None: return meta   # nanoGPT's folder, read as it is
     if not (d/'meta.json').is_file():
         raise UserError(f"dataset '{name}' is not prepared (no {d/'meta.json'}): run python -m nanogpt.prepare {name}")
-    meta = json.loads((d/'meta.json').read_text())
+    try: meta = json.loads((d/'meta.json').read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): meta = None
+    if not isinstance(meta, dict) or not {'tokenizer', 'train_tokens', 'val_tokens'} <= meta.keys():
+        raise UserError(f"{d/'meta.json'} is damaged: run python -m nanogpt.prepare {name} --overwrite=true to prepare it again")
     for split in ('train', 'val'):
         p = d/f'{split}.bin'
         if not p.is_file() or p.stat().st_size != 2 * meta[f'{split}_tokens']:
@@ -201,13 +215,14 @@ _tok = None
 def _init_worker(tok_meta: dict):
     global _tok; _tok = tokenizer_from_meta(tok_meta)
 
-def encode_batch(docs, # a list of `(text, split)` documents
+def encode_batch(docs, # a list of `(text, split)` documents; split 'both': text is a (train part, val part) pair
                 ) -> tuple[int, dict]:
     "The number of documents and their ids per split, `<|endoftext|>` after each where the tokenizer has one."
     ids, eot = {'train': [], 'val': []}, getattr(_tok, 'eot_token', None)
     for text, split in docs:
-        ids[split] += _tok.encode(text)
-        if eot is not None: ids[split].append(eot)
+        for part, s in zip(text, ids) if split == 'both' else [(text, split)]:
+            ids[s] += _tok.encode(part)
+            if eot is not None: ids[s].append(eot)
     return len(docs), {s: np.array(v, dtype=np.uint16) for s, v in ids.items()}
 
 def batched_docs(docs, # an iterable of `(text, split)` documents
@@ -216,7 +231,7 @@ def batched_docs(docs, # an iterable of `(text, split)` documents
     "Lists of documents of about `chars` characters in all."
     batch, n = [], 0
     for doc in docs:
-        batch.append(doc); n += len(doc[0])
+        batch.append(doc); n += sum(map(len, doc[0])) if doc[1] == 'both' else len(doc[0])
         if n >= chars: yield batch; batch, n = [], 0
     if batch: yield batch
 
@@ -267,12 +282,32 @@ def make_tokenizer(kind: str, # 'gpt2' or 'char'
     for d in docs: chars.update(d)
     return CharTokenizer(sorted(chars))
 
+def tail_cut(text: str, # a document
+             val_fraction: float, # the share of it for validation
+            ) -> int:
+    "Where the last `val_fraction` of `text` begins: at a line's start when there is one, never at either end."
+    cut = int(len(text) * (1 - val_fraction))
+    if 0 <= (nl := text.find('\n', cut)) < len(text) - 1: cut = nl + 1
+    return min(max(cut, 1), len(text) - 1)
+
+def assign_splits(texts, # documents' texts, an iterable read once
+                  val_fraction: float, seed: int, # the share for validation, and the draws' seed
+                 ):
+    "`(text, split)`: each document drawn for val with probability `val_fraction`; in a corpus too small to draw from, its tail."
+    texts = iter(texts)
+    head = list(islice(texts, math.ceil(5 / val_fraction)))   # with this many, some document goes to val (e^-5 odds of none)
+    if len(head) == math.ceil(5 / val_fraction):
+        rng = random.Random(seed)
+        yield from ((t, 'val' if rng.random() < val_fraction else 'train') for t in chain(head, texts))
+    else:   # too few documents: the last val_fraction of each one is held out, as nanoGPT does for tiny Shakespeare
+        for t in head: yield ((t[:tail_cut(t, val_fraction)], t[tail_cut(t, val_fraction):]), 'both') if len(t) > 1 else (t, 'train')
+
 def prepare_corpus(name: str, # the dataset's name: it is written to data_dir/name
                    input, # a .txt, .jsonl or .parquet file, or a folder of them
                    data_dir='data', # the folder holding prepared datasets
                    tokenizer='gpt2', # 'gpt2' or 'char'
                    text_field='text', # the .jsonl field or .parquet column holding the text
-                   val_fraction: float = 0.1, # the share of documents drawn for validation
+                   val_fraction: float = 0.1, # the share of documents drawn for validation (of each document's text, for a few documents)
                    seed: int = 2357, # seed of the train/val draws
                    num_proc: int = 0, # tokenizer processes (0: one per CPU core)
                   ) -> dict:
@@ -280,8 +315,7 @@ def prepare_corpus(name: str, # the dataset's name: it is written to data_dir/na
     if not 0 < val_fraction < 1: raise UserError(f'val_fraction must be between 0 and 1 (got {val_fraction})')
     files = input_files(input)
     tok = make_tokenizer(tokenizer, read_documents(files, text_field))
-    rng = random.Random(seed)
-    docs = ((t, 'val' if rng.random() < val_fraction else 'train') for t in read_documents(files, text_field))
+    docs = assign_splits(read_documents(files, text_field), val_fraction, seed)
     return write_documents(Path(data_dir)/name, docs, tok, num_proc=num_proc,
                            meta={'source': str(input), 'val_fraction': val_fraction, 'seed': seed})
 
@@ -321,9 +355,26 @@ def prepare_openwebtext(data_dir='data', # write data_dir/openwebtext
 PREPARERS = {'shakespeare_char': prepare_shakespeare_char, 'shakespeare': prepare_shakespeare,
              'openwebtext': prepare_openwebtext}
 
+OURS = ('train.bin', 'val.bin', 'meta.json')   # what a prepared dataset folder holds
+
+def check_writable(folder, # a dataset folder, data_dir/NAME
+                   overwrite: bool = False, # replace the dataset even if the folder holds files we did not write
+                  ):
+    "Refuse to prepare into `folder` when it holds files `prepare` did not write (nanoGPT's, say), unless `overwrite`."
+    folder = Path(folder)
+    if overwrite or not folder.is_dir(): return
+    try: ours = 'train_tokens' in json.loads((folder/'meta.json').read_text())
+    except (OSError, ValueError, TypeError): ours = False
+    others = sorted(p.name for p in folder.iterdir() if not (ours and p.name in OURS) and not p.name.endswith('.tmp'))
+    if others:
+        raise UserError(f"{folder} holds files that nanogpt.prepare did not write ({', '.join(others[:4])}"
+                        f"{', ...' if len(others) > 4 else ''}); nothing was written: train reads nanoGPT's prepared "
+                        f"data as it is, and --overwrite=true replaces its train.bin and val.bin")
+
 def prepare(name: str, # a known dataset (`PREPARERS`), or any name for your own data from `input`
             data_dir='data', # the folder holding prepared datasets
             input=None, # a file or folder to read
+            overwrite: bool = False, # write even into a folder holding files `prepare` did not write
             **opts, # for your own data: the options of `prepare_corpus`
            ) -> dict:
     "Prepare the dataset `name` into `data_dir/name` (or the evaluation set `name`: chapter 13)."
@@ -331,6 +382,7 @@ def prepare(name: str, # a known dataset (`PREPARERS`), or any name for your own
     if name in EVAL_SETS:
         if opts: raise UserError(f"--{next(iter(opts))} does not apply to '{name}', an evaluation set: give only --input and --data_dir")
         return prepare_eval_set(name, data_dir, input)
+    check_writable(Path(data_dir)/name, overwrite)
     if name in PREPARERS:
         fn = PREPARERS[name]
         for k in opts:
@@ -356,6 +408,7 @@ class PrepareConfig:
     val_fraction: float = knob(0.0, "share of documents for validation, in (0, 1); 0: the default (0.1; openwebtext 0.0005)")
     seed: int = knob(2357, 'seed of the train/val split')
     num_proc: int = knob(0, 'tokenizer processes (0: one per CPU core)')
+    overwrite: bool = knob(False, 'write into data_dir/NAME even if it holds files prepare did not write (nanoGPT\'s)')
     def validate(self):
         if not 0 <= self.val_fraction < 1: raise UserError(f'val_fraction must be between 0 and 1 (got {self.val_fraction})')
         if self.num_proc < 0: raise UserError(f'num_proc must not be negative (got {self.num_proc})')
@@ -363,17 +416,17 @@ class PrepareConfig:
 def main(argv, # the command line: NAME and --key=value options
         ):
     "python -m nanogpt.prepare NAME [--key=value ...]"
-    names = [a for a in argv if not a.startswith('-')]
+    names, options = split_args(PrepareConfig, argv)   # NAME, and the options (`--key=value` or `--key value`)
     if not names and not {'-h', '--help'} & set(argv):
         raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}, "
                         "hellaswag or lambada (evaluation sets), or any name with --input=PATH for your own data")
     if len(names) > 1: raise UserError(f'one dataset at a time (got {", ".join(names)})')
-    cfg = parse_args(PrepareConfig, [a for a in argv if a.startswith('-')], 'nanogpt.prepare NAME')
+    cfg = parse_args(PrepareConfig, options, 'nanogpt.prepare NAME')
     default = PrepareConfig()
     opts = {k: getattr(cfg, k) for k in ('tokenizer', 'text_field', 'val_fraction', 'seed', 'num_proc')
             if getattr(cfg, k) != getattr(default, k)}          # the rest: each recipe's own defaults
     t0 = time.time()
-    meta = prepare(names[0], data_dir=cfg.data_dir, input=cfg.input or None, **opts)
+    meta = prepare(names[0], data_dir=cfg.data_dir, input=cfg.input or None, overwrite=cfg.overwrite, **opts)
     if 'examples' in meta:   # an evaluation set
         print(f"{meta['path']}: {meta['examples']:,} examples (from {meta['source']}); "
               f"python -m nanogpt.predict --task={meta['task']} --input={meta['path']} evaluates a model on it")

@@ -212,8 +212,7 @@ def load_model(init_from: str, # 'resume', a GPT-2 size, or a path (checkpoint f
     path = Path(out_dir)/'ckpt.pt' if init_from == 'resume' else Path(init_from)
     if init_from == 'resume' or path.is_file() or (path/'ckpt.pt').is_file():
         if path.is_dir(): path = path/'ckpt.pt'
-        ckpt = load_checkpoint(path, map_location=device)
-        if 'tokenizer' not in ckpt: raise UserError(f'{path} has no tokenizer: it was not written by nanogpt.train')
+        ckpt = load_checkpoint(path, map_location=device)   # ours, or nanoGPT's with its dataset's tokenizer (chapter 15)
         return model_from_checkpoint(ckpt, device).eval(), tokenizer_from_meta(ckpt['tokenizer'])
     if init_from in GPT2_SIZES or path.is_dir():
         return GPT.from_pretrained(init_from).to(device).eval(), GPT2Tokenizer()

@@ -5,6 +5,7 @@
 # %% ../nbs/04_training_loop.ipynb #0465f470
 from __future__ import annotations
 import json, math, sys, time
+from itertools import count
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint, stop_on_signals
+from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+from .checkpoint import link_or_copy, load_checkpoint, save_checkpoint, stop_on_signals
+from .compat import NANOGPT, checkpoint_origin, nanogpt_optimizer_state
 from .config import TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
@@ -26,9 +30,9 @@ from .tokenizer import tokenizer_from_meta
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'ensure_dataset',
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
-           'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'start_run', 'RunLog', 'start_wandb',
-           'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train',
-           'main']
+           'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'start_run', 'keep_nanogpt_checkpoint',
+           'RunLog', 'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop',
+           'final_sample', 'finish', 'train', 'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -177,8 +181,9 @@ AUTO_PREPARE = ('shakespeare_char', 'shakespeare')   # small enough to prepare o
 
 def ensure_dataset(cfg: TrainConfig, # its dataset and data_dir
                   ) -> dict:
-    "The dataset's meta; a small known dataset that was never prepared is prepared now."
-    if not (Path(cfg.data_dir)/cfg.dataset/'meta.json').is_file():
+    "The dataset's meta; a small known dataset that was never prepared is prepared now (never over token files: nanoGPT's are read as they are)."
+    folder = Path(cfg.data_dir)/cfg.dataset
+    if not (folder/'meta.json').is_file() and not any((folder/f'{s}.bin').exists() for s in ('train', 'val')):
         if cfg.dataset in PREPARERS and cfg.dataset not in AUTO_PREPARE:
             raise UserError(f"dataset '{cfg.dataset}' is not prepared: run python -m nanogpt.prepare {cfg.dataset} first")
         if cfg.dataset not in PREPARERS:
@@ -301,15 +306,24 @@ def checkpoint_state(run: Run, # the run to save
                     'eval_batches': {s: b.state_dict() for s, b in run.eval_batches.items()}}}
 
 def restore(run: Run, # a run just built by `start_run`
-            ckpt: dict, # as `checkpoint_state` made it
+            ckpt: dict, # as `checkpoint_state` made it, or nanoGPT's (chapter 15)
            ):
     "Continue where `ckpt` left off: weights, optimizer, scaler, iteration, best loss, data order and random state."
-    load_full_state(run.raw_model, run.optimizer, ckpt['model'], ckpt['optimizer'])
+    optim = ckpt['optimizer']
+    if ckpt.get('origin') == NANOGPT:   # AdamW's state by position: named where it maps, else a fresh optimizer
+        optim = nanogpt_optimizer_state(optim, run.raw_model, run.optimizer) if run.cfg.optimizer == 'adamw' else None
+    if optim is None: set_model_state_dict(run.raw_model, ckpt['model'], options=StateDictOptions(full_state_dict=True))
+    else: load_full_state(run.raw_model, run.optimizer, ckpt['model'], optim)
     if ckpt.get('scaler'): run.scaler.load_state_dict(ckpt['scaler'])
     run.iter_num, run.best_val_loss, run.resumed = ckpt['iter_num'], ckpt['best_val_loss'], True
-    run.batches.load_state_dict(ckpt['rng']['batches'])
-    for split, b in run.eval_batches.items(): b.load_state_dict(ckpt['rng']['eval_batches'][split])
-    torch.set_rng_state(ckpt['rng']['torch'])
+    if 'rng' in ckpt:   # nanoGPT records neither the data order nor the random states
+        run.batches.load_state_dict(ckpt['rng']['batches'])
+        for split, b in run.eval_batches.items(): b.load_state_dict(ckpt['rng']['eval_batches'][split])
+        torch.set_rng_state(ckpt['rng']['torch'])
+    if ckpt.get('origin') == NANOGPT and run.world.master:
+        print(f"note: {run.cfg.out_dir}/ckpt.pt was written by nanoGPT: its weights, iteration {run.iter_num} and best val loss "
+              f"{run.best_val_loss:.4f} taken over, its optimizer state " + ('taken over' if optim else
+              f'reset (it does not fit this model and optimizer={run.cfg.optimizer})') + '; the data order starts afresh')
 
 # %% ../nbs/04_training_loop.ipynb #3d4e5f60
 def prepare_device(device: torch.device, # where the run computes
@@ -345,10 +359,10 @@ def start_run(cfg: TrainConfig, # every knob
     ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None
     meta, batches, eval_batches = load_data(cfg, world, device)
     tok = tokenizer_from_meta(meta)
-    if ckpt is not None and ckpt.get('tokenizer', tok.to_meta()) != tok.to_meta():
+    if ckpt is not None and ckpt['tokenizer'] != tok.to_meta():
         raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with another vocabulary than dataset '{cfg.dataset}': "
                         f"resume with the dataset it was trained on ({ckpt['config'].get('dataset')})")
-    if ckpt is not None and ckpt['config'].get('optimizer', 'adamw') != cfg.optimizer:
+    if ckpt is not None and ckpt.get('origin') != NANOGPT and ckpt['config'].get('optimizer', 'adamw') != cfg.optimizer:
         raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with optimizer={ckpt['config'].get('optimizer', 'adamw')}: "
                         f"resume with that optimizer")
     torch.manual_seed(cfg.seed)
@@ -364,6 +378,16 @@ def start_run(cfg: TrainConfig, # every knob
     return run
 
 # %% ../nbs/04_training_loop.ipynb #5f607182
+def keep_nanogpt_checkpoint(out_dir, # the run's folder
+                           ) -> Path | None:
+    "Give nanoGPT's `out_dir/ckpt.pt` (chapter 15) a second name, `ckpt_nanogpt.pt`, before this run's checkpoints replace it."
+    ckpt = Path(out_dir)/'ckpt.pt'
+    if not ckpt.is_file() or checkpoint_origin(ckpt) != NANOGPT: return None
+    for i in count(1):
+        keep = ckpt.with_name('ckpt_nanogpt.pt' if i == 1 else f'ckpt_nanogpt_{i}.pt')
+        if keep.exists() and keep.samefile(ckpt): return keep
+        if not keep.exists(): link_or_copy(ckpt, keep); return keep
+
 class RunLog:
     "Console lines, metrics.jsonl events and (optionally) Weights & Biases for a run; silent except on rank 0."
     def __init__(self, run: Run):
@@ -373,7 +397,9 @@ class RunLog:
         if not self.active: return
         self.wandb = start_wandb(cfg)
         out_dir = Path(cfg.out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-        if not run.resumed and (out_dir/'ckpt.pt').exists():
+        if kept := keep_nanogpt_checkpoint(out_dir):
+            print(f"note: {out_dir/'ckpt.pt'} was written by nanoGPT; it is kept as {kept}, and this run's checkpoints go to ckpt.pt")
+        elif not run.resumed and (out_dir/'ckpt.pt').exists():
             print(f'note: {out_dir/"ckpt.pt"} is from an earlier run and will be replaced at the first checkpoint '
                   f'(use --init_from=resume to continue it)')
         self.metrics = open(out_dir/'metrics.jsonl', 'a' if run.resumed else 'w')
@@ -460,7 +486,8 @@ def train_loop(run: Run, # as `start_run` built it
             log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
             check_finite(losses['val'], run.iter_num)
         done = cfg.eval_only or run.iter_num >= cfg.max_iters
-        stopped = not done and stop.requested()              # SIGTERM or Ctrl-C on any process
+        # SIGTERM or Ctrl-C on any process: in a torchrun job asking is a collective, so only every log_interval iterations
+        stopped = not done and (run.iter_num % cfg.log_interval == 0 or not run.world.distributed) and stop.requested()
         if run.iter_num > start: save_due_checkpoints(run, evaluated, losses.get('val'), stopped)
         if stopped: log.line(f'stopped by a signal at iteration {run.iter_num}; checkpoint saved: continue with --init_from=resume')
         if done or stopped: return losses, stopped

@@ -7,32 +7,70 @@
 A chapter's outputs are what a top-to-bottom run printed and drew, every cell included (`slow` ones
 too; `cuda` ones only on a machine with a CUDA GPU, else they are left without outputs), at full size
 (not the shrunk sizes of `nbdev_test`). `run` records, in the notebook's metadata, a
-fingerprint of the code cells it ran; `check` recomputes it, so editing a code cell without re-running
-the chapter is noticed (prose edits are not: they change no output). NB is a notebook's name, with or
-without `nbs/` and `.ipynb` (`04_training_loop`, or just `04`).
+fingerprint of the code cells it ran and of the source of every `nanogpt` module that code uses;
+`check` recomputes them, so editing a code cell, or a module the chapter imports, without re-running
+the chapter is noticed, and named (prose edits are not: they change no output). The modules a chapter
+uses are those its code cells name (`from nanogpt.X import`, `import nanogpt.X`, `from nanogpt import X`,
+`python -m nanogpt.X`, a string such as 'nanogpt.X'), then, transitively, those these modules import
+(`from .X import`, `from . import X`, `from nanogpt.X import`), read from `nanogpt/*.py`. NB is a
+notebook's name, with or without `nbs/` and `.ipynb` (`04_training_loop`, or just `04`).
 """
-import hashlib, json, subprocess, sys, time
+import hashlib, json, re, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT/'nbs'
+LIB = ROOT/'nanogpt'   # the package the chapters export to
 KEY = 'nanogpt'   # notebook metadata key (settings.ini: allowed_metadata_keys)
 
 def chapters() -> list[Path]:
     "Every chapter, in order (the numbered notebooks)."
     return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
 
-def fingerprint(nb: dict) -> str:
-    "sha256 of the chapter's code cells, in order."
-    code = '\n\x00\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
-    return hashlib.sha256(code.encode()).hexdigest()[:16]
+def digest(text: str) -> str: return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+def chapter_code(nb: dict) -> str:
+    "The chapter's code cells, in order."
+    return '\n\x00\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+
+def named_modules(code: str) -> set[str]:
+    "The `nanogpt` modules a chapter's code names: imports, `python -m nanogpt.X`, strings like 'nanogpt.X'."
+    names = set(re.findall(r'(?<![\w.])nanogpt\.(\w+)', code))
+    for group in re.findall(r'\bfrom\s+nanogpt\s+import\s+(\([^)]*\)|[^\n#;]+)', code): names |= set(re.findall(r'\w+', group))
+    return {n for n in names if (LIB/f'{n}.py').is_file()}
+
+def imported_modules(source: str) -> set[str]:
+    "The `nanogpt` modules a module's source imports (relative or absolute imports, anywhere in the file)."
+    names = set(re.findall(r'^\s*from\s+(?:\.|nanogpt\.)(\w+)\s+import\b', source, re.M))
+    names |= set(re.findall(r'^\s*import\s+nanogpt\.(\w+)', source, re.M))
+    for group in re.findall(r'^\s*from\s+(?:\.|nanogpt)\s+import\s+(\([^)]*\)|[^\n#;]+)', source, re.M):
+        names |= set(re.findall(r'\w+', group))
+    return {n for n in names if (LIB/f'{n}.py').is_file()}
+
+def modules_used(nb: dict) -> list[str]:
+    "Every `nanogpt` module the chapter's code uses, directly or through the modules it uses, sorted."
+    todo, seen = named_modules(chapter_code(nb)), set()
+    while todo:
+        name = todo.pop(); seen.add(name)
+        todo |= imported_modules((LIB/f'{name}.py').read_text(encoding='utf-8')) - seen
+    return sorted(seen)
+
+def fingerprint(nb: dict) -> dict:
+    "Hashes of the chapter's code cells and of the source of each `nanogpt` module they use."
+    return {'code': digest(chapter_code(nb)),
+            'modules': {n: digest((LIB/f'{n}.py').read_text(encoding='utf-8')) for n in modules_used(nb)}}
 
 def stale(path: Path) -> str | None:
-    "Why the chapter's stored outputs cannot be trusted, or None."
+    "Why the chapter's stored outputs cannot be trusted (naming what changed), or None."
     nb = json.loads(path.read_text(encoding='utf-8'))
-    stored = nb['metadata'].get(KEY, {}).get('code')
-    if stored is None or not any(c.get('outputs') for c in nb['cells']): return 'it has no stored outputs'
-    if stored != fingerprint(nb): return 'its code changed since its outputs were stored'
+    stored = nb['metadata'].get(KEY, {})
+    if 'code' not in stored or not any(c.get('outputs') for c in nb['cells']): return 'it has no stored outputs'
+    now = fingerprint(nb)
+    if stored['code'] != now['code']: return 'its code changed since its outputs were stored'
+    if 'modules' not in stored: return 'its outputs were stored without a fingerprint of the nanogpt modules it uses'
+    before = stored['modules']
+    changed = sorted(n for n in before.keys() | now['modules'].keys() if before.get(n) != now['modules'].get(n))
+    if changed: return f"{', '.join(f'nanogpt/{n}.py' for n in changed)} changed since its outputs were stored"
     return None
 
 def find(name: str) -> Path:
@@ -57,7 +95,7 @@ def run(path: Path):
     try: NotebookClient(nb, timeout=3600, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}).execute()
     finally:
         for i, src in skipped.items(): nb.cells[i].source, nb.cells[i].outputs, nb.cells[i].execution_count = src, [], None
-    nb.metadata[KEY] = {'code': fingerprint(nb)}
+    nb.metadata[KEY] = fingerprint(nb)
     nbformat.write(nb, path)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], check=True, cwd=ROOT)
     print(f'{path.name}: {time.time() - t0:.0f} s, {path.stat().st_size / 1e6:.2f} MB', flush=True)

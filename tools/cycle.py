@@ -1,11 +1,12 @@
 """The edit cycle in one command: after editing notebooks, bring everything in line with them, then test.
 
-    python tools/cycle.py             # export, clean, re-run the chapters whose code changed, render README.md, test
+    python tools/cycle.py             # export, clean, re-run the chapters whose code (or modules) changed, render README.md, test
     python tools/cycle.py --no-test   # the same without the tests
 
 Run it with the project's environment (`.venv/bin/python tools/cycle.py`). Each step is one of:
 nbdev_export (nanogpt/ from the notebooks), nbdev_clean (notebooks without execution counts and
-stray metadata), `tools/chapters.py run` (fresh outputs for the chapters whose code changed),
+stray metadata), `tools/chapters.py run` (fresh outputs for the chapters whose code, or a `nanogpt` module
+that code uses, changed),
 `tools/readme.py` (README.md from nbs/index.ipynb) and nbdev_test (every chapter, as CI runs it).
 """
 import os, subprocess, sys

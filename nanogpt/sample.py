@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .attention import KVCache
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from .export import tokenizer_from_hf
 from .config import GPT2_SIZES, RunKnobs, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli
 from .model import GPT, top_k_filter
 from .speedups import compile_model
@@ -187,7 +188,7 @@ class SamplingKnobs(RunKnobs):
         super().validate()
         for k in ('max_new_tokens', 'top_k', 'cache_refill'):
             if getattr(self, k) < 0: raise UserError(f'{k} must not be negative (got {getattr(self, k)})')
-        if self.temperature < 0: raise UserError(f'temperature must not be negative (got {self.temperature})')
+        if not self.temperature >= 0: raise UserError(f'temperature must be a number, not negative (got {self.temperature})')
         if not 0 < self.top_p <= 1: raise UserError(f'top_p must be in (0, 1] (got {self.top_p})')
 
 @dataclass
@@ -215,7 +216,8 @@ def load_model(init_from: str, # 'resume', a GPT-2 size, or a path (checkpoint f
         ckpt = load_checkpoint(path, map_location=device)   # ours, or nanoGPT's with its dataset's tokenizer (chapter 15)
         return model_from_checkpoint(ckpt, device).eval(), tokenizer_from_meta(ckpt['tokenizer'])
     if init_from in GPT2_SIZES or path.is_dir():
-        return GPT.from_pretrained(init_from).to(device).eval(), GPT2Tokenizer()
+        tok = tokenizer_from_hf(path) if path.is_dir() else GPT2Tokenizer()   # a character model's folder has its own (chapter 06)
+        return GPT.from_pretrained(init_from).to(device).eval(), tok
     raise UserError(f"init_from must be 'resume', one of {', '.join(GPT2_SIZES)}, or an existing checkpoint or "
                     f"Hugging Face folder (got '{init_from}')")
 
@@ -248,7 +250,8 @@ def read_prompt(start: str, # the prompt, or 'FILE:path'
     if not start.startswith('FILE:'): return start
     p = Path(start[5:])
     if not p.is_file(): raise UserError(f"prompt file '{p}' not found")
-    return p.read_text(encoding='utf-8')
+    try: return p.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise UserError(f"prompt file '{p}' is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 def sample(cfg: SampleConfig, # the model, the prompt and how to sample
            write: Callable | None = None, # stream the text to this function as it is generated

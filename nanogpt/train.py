@@ -232,6 +232,9 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
         model = GPT.from_pretrained(cfg.init_from, dropout=cfg.dropout)
         if cfg.block_size < model.config.block_size: model.crop_block_size(cfg.block_size)
         model_args = asdict(model.config)
+    if model_args['vocab_size'] < meta['vocab_size']:
+        raise UserError(f"the model knows {model_args['vocab_size']} tokens and dataset '{cfg.dataset}' uses {meta['vocab_size']}: "
+                        f"train it on a dataset of its own tokenizer")
     if model_args['block_size'] < cfg.block_size:
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
     return model, model_args
@@ -303,6 +306,7 @@ def checkpoint_state(run: Run, # the run to save
             'model_args': run.model_args, 'iter_num': run.iter_num, 'best_val_loss': run.best_val_loss,
             'config': asdict(run.cfg), 'tokenizer': run.tok.to_meta(),
             'rng': {'torch': torch.get_rng_state(), 'batches': run.batches.state_dict(),
+                    'cuda': torch.cuda.get_rng_state(run.device) if run.device.type == 'cuda' else None,   # dropout on the GPU
                     'eval_batches': {s: b.state_dict() for s, b in run.eval_batches.items()}}}
 
 def restore(run: Run, # a run just built by `start_run`
@@ -320,6 +324,7 @@ def restore(run: Run, # a run just built by `start_run`
         run.batches.load_state_dict(ckpt['rng']['batches'])
         for split, b in run.eval_batches.items(): b.load_state_dict(ckpt['rng']['eval_batches'][split])
         torch.set_rng_state(ckpt['rng']['torch'])
+        if ckpt['rng'].get('cuda') is not None and run.device.type == 'cuda': torch.cuda.set_rng_state(ckpt['rng']['cuda'], run.device)
     if ckpt.get('origin') == NANOGPT and run.world.master:
         print(f"note: {run.cfg.out_dir}/ckpt.pt was written by nanoGPT: its weights, iteration {run.iter_num} and best val loss "
               f"{run.best_val_loss:.4f} taken over, its optimizer state " + ('taken over' if optim else

@@ -97,9 +97,6 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
         batches = Batches(tokens, cfg.batch_size, cfg.block_size, device, cfg.seed)
     ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None   # its architecture
     model, _ = build_model(cfg, meta, ckpt)      # as training builds it, places it and wraps it: one process
-    if model.config.vocab_size < meta['vocab_size']:
-        raise UserError(f"the model has {model.config.vocab_size:,} token ids but the batches use {meta['vocab_size']:,}: "
-                        f"they do not belong together (a character model timed on GPT-2 tokens?)")
     place_model(model, cfg, device)
     optimizer, scaler = make_optimizer(model, cfg, device, dtype)
     _, step_model = wrap_model(model, cfg, device, World())

@@ -233,8 +233,8 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
         if cfg.block_size < model.config.block_size: model.crop_block_size(cfg.block_size)
         model_args = asdict(model.config)
     if model_args['vocab_size'] < meta['vocab_size']:
-        raise UserError(f"the model knows {model_args['vocab_size']} tokens and dataset '{cfg.dataset}' uses {meta['vocab_size']}: "
-                        f"train it on a dataset of its own tokenizer")
+        raise UserError(f"the model knows {model_args['vocab_size']:,} token ids and the data is in {meta['tokenizer']} tokens "
+                        f"({meta['vocab_size']:,} ids): give it data in its own tokenizer")
     if model_args['block_size'] < cfg.block_size:
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
     return model, model_args

@@ -57,7 +57,10 @@ def find_tokenizer(dataset: str, # the dataset named in the checkpoint's config
     roots = dict.fromkeys([Path('data'), Path(ckpt_path).resolve().parent.parent/'data'])
     for folder in (root/dataset for root in roots):
         if (folder/'meta.json').is_file():
-            meta = json.loads((folder/'meta.json').read_text())
+            try: meta = json.loads((folder/'meta.json').read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError): meta = None
+            if not isinstance(meta, dict) or 'tokenizer' not in meta:
+                raise UserError(f"{folder/'meta.json'} is damaged: prepare dataset '{dataset}' again with python -m nanogpt.prepare")
             return {k: meta[k] for k in ('tokenizer', 'vocab_size', 'itos') if k in meta}
         if (folder/'meta.pkl').is_file(): return read_meta_pkl(folder/'meta.pkl')
     return None

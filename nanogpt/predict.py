@@ -323,7 +323,6 @@ class PredictConfig(SamplingKnobs):
         if not self.input: raise UserError('which examples? give --input=PATH (a text or .jsonl file)')
         if self.batch_size < 1: raise UserError(f'batch_size must be at least 1 (got {self.batch_size})')
         if self.stride < 0: raise UserError(f'stride must not be negative (got {self.stride})')
-        if not self.temperature >= 0: raise UserError(f'temperature must be a number, 0 or more (got {self.temperature})')
         super().validate()
 
 # %% ../nbs/13_predict.ipynb #7d3c1cf6

@@ -188,7 +188,7 @@ class SamplingKnobs(RunKnobs):
         super().validate()
         for k in ('max_new_tokens', 'top_k', 'cache_refill'):
             if getattr(self, k) < 0: raise UserError(f'{k} must not be negative (got {getattr(self, k)})')
-        if not self.temperature >= 0: raise UserError(f'temperature must not be negative (got {self.temperature})')
+        if not self.temperature >= 0: raise UserError(f'temperature must be a number, 0 or more (got {self.temperature})')
         if not 0 < self.top_p <= 1: raise UserError(f'top_p must be in (0, 1] (got {self.top_p})')
 
 @dataclass

@@ -9,7 +9,9 @@ too; `cuda` ones only on a machine with a CUDA GPU, else they are left without o
 (not the shrunk sizes of `nbdev_test`). `run` records, in the notebook's metadata, a
 fingerprint of the code cells it ran and of the source of every `nanogpt` module that code uses;
 `check` recomputes them, so editing a code cell, or a module the chapter imports, without re-running
-the chapter is noticed, and named (prose edits are not: they change no output). The modules a chapter
+the chapter is noticed, and named (prose edits are not: they change no output; nor is splitting a cell
+in two or moving a blank line, which change no code: the fingerprints leave out blank lines, `#| export`
+lines and the `# %%` cell markers nbdev writes into modules). The modules a chapter
 uses are those its code cells name (`from nanogpt.X import`, `import nanogpt.X`, `from nanogpt import X`,
 `python -m nanogpt.X`, a string such as 'nanogpt.X'), then, transitively, those these modules import
 (`from .X import`, `from . import X`, `from nanogpt.X import`), read from `nanogpt/*.py`. NB is a
@@ -27,11 +29,16 @@ def chapters() -> list[Path]:
     "Every chapter, in order (the numbered notebooks)."
     return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
 
-def digest(text: str) -> str: return hashlib.sha256(text.encode()).hexdigest()[:16]
+LAYOUT = re.compile(r'\s*|#\|\s*exports?\s*|# %% .*')   # blank lines, export flags, nbdev's cell markers
+
+def digest(text: str) -> str:
+    "A hash of the code in `text`, whatever its layout into cells."
+    code = '\n'.join(l.rstrip() for l in text.splitlines() if not LAYOUT.fullmatch(l))
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
 
 def chapter_code(nb: dict) -> str:
     "The chapter's code cells, in order."
-    return '\n\x00\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+    return '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
 
 def named_modules(code: str) -> set[str]:
     "The `nanogpt` modules a chapter's code names: imports, `python -m nanogpt.X`, strings like 'nanogpt.X'."

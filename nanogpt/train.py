@@ -205,6 +205,7 @@ def load_data(cfg: TrainConfig, # dataset, data_dir, batch_size, block_size, see
                                    world.rank, world.size) for i, split in ((1, 'train'), (2, 'val'))}
     return meta, batches, eval_batches
 
+# %% ../nbs/04_training_loop.ipynb #04a10002
 def new_model_args(cfg: TrainConfig, # the model's shape knobs
                    meta: dict, # the dataset's tokenizer (its vocabulary size)
                   ) -> dict:
@@ -239,6 +240,7 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
     return model, model_args
 
+# %% ../nbs/04_training_loop.ipynb #04a10004
 def place_model(model: GPT, # a pure model, on the CPU
                 cfg: TrainConfig, # activation_checkpointing, fsdp
                 device: torch.device, # where it trains
@@ -297,6 +299,7 @@ class Run:
     @property
     def ctx(self): return autocast(self.device, self.dtype)   # the context forward passes run under
 
+# %% ../nbs/04_training_loop.ipynb #04a10006
 def checkpoint_state(run: Run, # the run to save
                     ) -> dict:
     "Everything an exact resume needs; every process calls it (FSDP gathers the shards), rank 0 gets it whole."
@@ -353,6 +356,7 @@ def check_parallelism(cfg: TrainConfig, # gradient_accumulation_steps, fsdp
         raise UserError('optimizer=muon orthogonalises whole matrices, and fsdp=true gives each process only a shard '
                         'of them: use DDP (--fsdp=false) or --optimizer=adamw')
 
+# %% ../nbs/04_training_loop.ipynb #04a10008
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
               device: torch.device, # this process's device
@@ -393,6 +397,7 @@ def keep_nanogpt_checkpoint(out_dir, # the run's folder
         if keep.exists() and keep.samefile(ckpt): return keep
         if not keep.exists(): link_or_copy(ckpt, keep); return keep
 
+# %% ../nbs/04_training_loop.ipynb #04a1000a
 class RunLog:
     "Console lines, metrics.jsonl events and (optionally) Weights & Biases for a run; silent except on rank 0."
     def __init__(self, run: Run):
@@ -465,6 +470,7 @@ def save_due_checkpoints(run: Run, # the run, at its current iteration
     out_dir = Path(cfg.out_dir)
     save_checkpoint(out_dir/'ckpt.pt', state, [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{run.iter_num:06d}.pt'] * kept)
 
+# %% ../nbs/04_training_loop.ipynb #04a1000c
 def train_loop(run: Run, # as `start_run` built it
                log: RunLog, # where lines and events go
                stop, # a `StopFlag` (chapter 12)

@@ -13,6 +13,7 @@ import torch.distributed as dist
 from .compat import from_nanogpt
 from .config import UserError
 from .distributed import any_process
+from .lora import merge_lora_state
 from .model import GPT
 from .modern import build_gpt
 
@@ -95,10 +96,11 @@ def load_checkpoint(path, # a checkpoint file
 def model_from_checkpoint(ckpt: dict, # as `load_checkpoint` returns it
                           device='cpu', # where the model goes
                          ) -> GPT:
-    "The GPT (or chapter 08's `ModernGPT`) stored in a checkpoint, on `device`."
+    "The GPT (or chapter 08's `ModernGPT`) stored in a checkpoint, on `device`; LoRA adapters (chapter 18) merged into its weights."
+    lora = (ckpt.get('config') or {}).get('lora_rank')
     try:
         model = build_gpt(ckpt['model_args'])
-        model.load_state_dict(ckpt['model'])
+        model.load_state_dict(merge_lora_state(ckpt['model'], ckpt['config']['lora_alpha']) if lora else ckpt['model'])
     except (TypeError, KeyError, ValueError, RuntimeError) as e:   # unknown arguments, missing or misshapen tensors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"the checkpoint's weights do not fit its model_args ({first[:150]}): the file is damaged or "

@@ -215,7 +215,7 @@ class TrainConfig(RunKnobs):
     eval_tasks: str = knob('', 'also answer this multiple-choice or last-word .jsonl file at every evaluation (chapter 13)')
     always_save_checkpoint: bool = knob(True, 'write out_dir/ckpt.pt at every eval (true) or only when val loss improves (false); best.pt always holds the best')
     ckpt_interval: int = knob(0, 'also keep out_dir/ckpt_<iter>.pt every this many iterations (0: never)')
-    init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights) or a Hugging Face GPT-2 folder")
+    init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights), a Hugging Face GPT-2 folder, or a checkpoint to finetune (a ckpt.pt, or the folder holding it)")
     # logging
     wandb_log: bool = knob(False, 'also log to Weights & Biases (needs `pip install wandb`)')
     wandb_project: str = knob('owt', 'wandb project name')
@@ -223,6 +223,7 @@ class TrainConfig(RunKnobs):
     # data
     dataset: str = knob('shakespeare_char', 'dataset name: data_dir/<dataset>/{train,val}.bin')
     data_dir: str = knob('data', 'folder holding prepared datasets')
+    chat_loss: str = knob('assistant', "on a chat dataset, train on 'assistant' tokens only, or on 'all' (held-out losses: the assistant's)")
     gradient_accumulation_steps: int = knob(1, 'micro-batches per optimizer step (a global count, divided by the world size)')
     batch_size: int = knob(16, 'sequences per micro-batch')
     block_size: int = knob(128, 'context length in tokens')
@@ -258,6 +259,10 @@ class TrainConfig(RunKnobs):
     warmup_iters: int = knob(100, 'linear warmup steps')
     lr_decay_iters: int = knob(3000, 'step at which the cosine reaches min_lr (about max_iters)')
     min_lr: float = knob(2e-4, 'final learning rate (about learning_rate/10)')
+    # LoRA (chapter 18)
+    lora_rank: int = knob(0, "train a rank-r update of the blocks' linear layers instead of every weight (0: train every weight)")
+    lora_alpha: float = knob(16.0, 'LoRA updates are scaled by lora_alpha / lora_rank')
+    lora_targets: str = knob('c_attn,c_proj,c_fc', "the blocks' linear layers LoRA adapts, comma-separated ('c_proj': both; 'attn.c_proj': one)")
     # system
     backend: str = knob('nccl', "torch.distributed backend for multi-process runs ('nccl' or 'gloo')")
     fsdp: bool = knob(False, 'under torchrun, shard parameters, gradients and optimizer state over the processes (FSDP) instead of DDP')
@@ -281,9 +286,16 @@ class TrainConfig(RunKnobs):
                f'e.g. --n_embd={self.n_head * (head + 1)}')
         _check(0 <= self.dropout < 1, f'dropout must be in [0, 1) (got {self.dropout})')
         for k in ('beta1', 'beta2'): _check(0 <= getattr(self, k) < 1, f'{k} must be in [0, 1) (got {getattr(self, k)})')
-        _check(self.init_from in ('scratch', 'resume', *GPT2_SIZES) or Path(self.init_from).is_dir(),
-               f"init_from must be scratch, resume, {', '.join(GPT2_SIZES)} or a folder holding a "
-               f"Hugging Face GPT-2 (got '{self.init_from}')")
+        _check(self.init_from in ('scratch', 'resume', *GPT2_SIZES) or Path(self.init_from).exists(),
+               f"init_from must be scratch, resume, {', '.join(GPT2_SIZES)}, a folder holding a Hugging Face GPT-2 "
+               f"or a checkpoint (got '{self.init_from}', which does not exist)")
+        _check(self.chat_loss in ('assistant', 'all'), f"chat_loss must be 'assistant' or 'all' (got '{self.chat_loss}')")
+        _check(self.lora_rank >= 0, f'lora_rank must not be negative (got {self.lora_rank})')
+        _check(self.lora_alpha > 0, f'lora_alpha must be above 0 (got {self.lora_alpha})')
+        _check(not self.lora_rank or self.init_from != 'scratch',
+               'lora_rank adapts a pretrained model: give --init_from=a checkpoint, a Hugging Face folder or gpt2')
+        _check(not self.lora_rank or (self.optimizer == 'adamw' and not self.fsdp),
+               'lora_rank trains with --optimizer=adamw, under DDP (--fsdp=false): its adapters are small')
         _check(self.backend in ('nccl', 'gloo'), f"backend must be 'nccl' or 'gloo' (got '{self.backend}')")
         _check(self.optimizer in ('adamw', 'muon'), f"optimizer must be 'adamw' or 'muon' (got '{self.optimizer}')")
         _check(self.optimizer != 'muon' or (self.learning_rate > 0 and self.muon_lr > 0),

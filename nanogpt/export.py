@@ -14,7 +14,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import UserError, knob, parse_args, run_cli
 from .model import CONV1D, HF_BUFFERS, GPT
 from .modern import modern_choices
-from .tokenizer import CharTokenizer, GPT2Tokenizer, gpt2_files
+from .tokenizer import CharTokenizer, GPT2Tokenizer, gpt2_files, tokenizer_from_meta
 
 # %% auto #0
 __all__ = ['to_hf', 'char_tokenizer_hf', 'tokenizer_from_hf', 'ExportConfig', 'export', 'main']
@@ -59,8 +59,10 @@ def tokenizer_from_hf(folder, # a Hugging Face GPT-2 folder, e.g. one that `expo
     try: model = json.loads(path.read_text(encoding='utf-8'))['model'] if path.is_file() else {}
     except (OSError, ValueError, KeyError, TypeError) as e: raise UserError(f'{path} is not a readable tokenizer ({type(e).__name__})') from None
     vocab = model.get('vocab') if isinstance(model, dict) and model.get('type') == 'WordLevel' else None
-    if isinstance(vocab, dict) and all(len(c) == 1 for c in vocab): return CharTokenizer(sorted(vocab, key=vocab.get))
-    return GPT2Tokenizer()
+    if isinstance(vocab, dict) and all(len(c) == 1 for c in vocab): base = CharTokenizer(sorted(vocab, key=vocab.get))
+    else: base = GPT2Tokenizer()
+    from nanogpt.conversation import chat_tokenizer_from_hf   # a chat model's folder: its chat tokens too (chapter 17)
+    return chat_tokenizer_from_hf(path, base) or base
 
 @dataclass
 class ExportConfig:
@@ -82,8 +84,10 @@ def export(out_dir, # the training run's folder
     path = Path(out_dir)/ckpt
     ckpt = load_checkpoint(path)
     if 'tokenizer' not in ckpt: raise UserError(f'{path} has no tokenizer: it was not written by nanogpt.train')
-    gpt2_vocab = ckpt['tokenizer']['tokenizer'] == 'gpt2'
-    hf = to_hf(model_from_checkpoint(ckpt), 50256 if gpt2_vocab else None)   # refuses a modern model before writing anything
+    meta = ckpt['tokenizer']
+    gpt2_vocab, chat = meta['tokenizer'] == 'gpt2', bool(meta.get('special'))
+    eos = meta['vocab_size'] - 1 if chat else 50256 if gpt2_vocab else None   # a chat model's turns end with <|end|>, its last id
+    hf = to_hf(model_from_checkpoint(ckpt), eos)   # refuses a modern model before writing anything
     umask = os.umask(0); os.umask(umask)                                      # the modes a plain file write would give
     if file := next((p for p in hf_dir.parents if p.exists() and not p.is_dir()), None):
         raise UserError(f'{file} is a file, so --hf_dir={hf_dir} cannot be a folder inside it')
@@ -93,7 +97,10 @@ def export(out_dir, # the training run's folder
     except OSError as e: raise UserError(f'cannot create {hf_dir}: {e.strerror}') from None
     try:
         hf.save_pretrained(tmp, safe_serialization=True)
-        if gpt2_vocab:   # the same files tiktoken uses, under the names transformers expects
+        if chat:   # its chat tokens and the chat template (chapter 17)
+            from nanogpt.conversation import chat_tokenizer_hf
+            chat_tokenizer_hf(tokenizer_from_meta(meta), hf.config.n_positions).save_pretrained(tmp)
+        elif gpt2_vocab:   # the same files tiktoken uses, under the names transformers expects
             shutil.copy(gpt2_files()/'encoder.json', tmp/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', tmp/'merges.txt')
         else: char_tokenizer_hf(ckpt['tokenizer']['itos'], hf.config.n_positions).save_pretrained(tmp)
         for f in tmp.iterdir(): f.chmod(0o666 & ~umask)

@@ -85,6 +85,10 @@ def load_meta(data_dir, # the folder holding prepared datasets
         raise UserError(f"dataset '{name}' is not prepared (no {d/'meta.json'}): run python -m nanogpt.prepare {name}")
     try: meta = json.loads((d/'meta.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError): meta = None
+    if isinstance(meta, dict) and meta.get('kind') == 'chat':   # conversations, tokenized by the run (chapter 17)
+        missing = [s for s in ('train', 'val') if not (d/f'{s}.jsonl').is_file()]
+        if missing: raise UserError(f"dataset '{name}' is incomplete ({d/(missing[0] + '.jsonl')} missing): run python -m nanogpt.prepare {name} again")
+        return meta
     if not isinstance(meta, dict) or not {'tokenizer', 'train_tokens', 'val_tokens'} <= meta.keys():
         raise UserError(f"{d/'meta.json'} is damaged: run python -m nanogpt.prepare {name} --overwrite=true to prepare it again")
     for split in ('train', 'val'):
@@ -355,7 +359,7 @@ def prepare_openwebtext(data_dir='data', # write data_dir/openwebtext
 PREPARERS = {'shakespeare_char': prepare_shakespeare_char, 'shakespeare': prepare_shakespeare,
              'openwebtext': prepare_openwebtext}
 
-OURS = ('train.bin', 'val.bin', 'meta.json')   # what a prepared dataset folder holds
+OURS = ('train.bin', 'val.bin', 'meta.json', 'train.jsonl', 'val.jsonl')   # what a prepared dataset folder holds (tokens or conversations)
 
 def check_writable(folder, # a dataset folder, data_dir/NAME
                    overwrite: bool = False, # replace the dataset even if the folder holds files we did not write
@@ -363,8 +367,9 @@ def check_writable(folder, # a dataset folder, data_dir/NAME
     "Refuse to prepare into `folder` when it holds files `prepare` did not write (nanoGPT's, say), unless `overwrite`."
     folder = Path(folder)
     if overwrite or not folder.is_dir(): return
-    try: ours = 'train_tokens' in json.loads((folder/'meta.json').read_text())
-    except (OSError, ValueError, TypeError): ours = False
+    try: meta = json.loads((folder/'meta.json').read_text())
+    except (OSError, ValueError): meta = None
+    ours = isinstance(meta, dict) and bool({'train_tokens', 'kind'} & meta.keys())
     others = sorted(p.name for p in folder.iterdir() if not (ours and p.name in OURS) and not p.name.endswith('.tmp'))
     if others:
         raise UserError(f"{folder} holds files that nanogpt.prepare did not write ({', '.join(others[:4])}"
@@ -379,22 +384,27 @@ def prepare(name: str, # a known dataset (`PREPARERS`), or any name for your own
            ) -> dict:
     "Prepare the dataset `name` into `data_dir/name` (or the evaluation set `name`: chapter 13)."
     from nanogpt.predict import EVAL_SETS, prepare_eval_set   # evaluation sets, not training data (chapter 13)
+    from nanogpt.conversation import CHAT_PREPARERS, is_chat_file, prepare_chat_file   # conversations (chapter 17)
     if name in EVAL_SETS:
         if opts: raise UserError(f"--{next(iter(opts))} does not apply to '{name}', an evaluation set: give only --input and --data_dir")
         return prepare_eval_set(name, data_dir, input)
     check_writable(Path(data_dir)/name, overwrite)
-    if name in PREPARERS:
-        fn = PREPARERS[name]
+    if name in PREPARERS or name in CHAT_PREPARERS:
+        fn = PREPARERS.get(name) or CHAT_PREPARERS[name]
         for k in opts:
             if k not in inspect.signature(fn).parameters:
                 raise UserError(f"--{k} does not apply to '{name}'; to prepare your own data, pick another NAME and give --input=PATH")
         return fn(data_dir=data_dir, input=input, **opts)
     if not input:
-        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted(PREPARERS))} "
+        raise UserError(f"unknown dataset '{name}': known datasets are {', '.join(sorted({**PREPARERS, **CHAT_PREPARERS}))} "
                         f"(and the evaluation sets {', '.join(EVAL_SETS)}); "
                         f"for your own data give --input=PATH (a .txt, .jsonl or .parquet file or a folder)")
     if not re.fullmatch(r'[A-Za-z_][\w.-]*', name):
         raise UserError(f"dataset name '{name}' must be a plain name like 'my_corpus' (it becomes the folder {data_dir}/NAME)")
+    if is_chat_file(input):
+        if extra := [k for k in opts if k != 'val_fraction']:
+            raise UserError(f"--{extra[0]} does not apply to {input}, a file of conversations: the model's tokenizer reads them when it trains")
+        return prepare_chat_file(name, input, data_dir, **opts)
     return prepare_corpus(name, input, data_dir, **opts)
 
 # %% ../nbs/10_data.ipynb #780c9f29
@@ -418,7 +428,7 @@ def main(argv, # the command line: NAME and --key=value options
     "python -m nanogpt.prepare NAME [--key=value ...]"
     names, options = split_args(PrepareConfig, argv)   # NAME, and the options (`--key=value` or `--key value`)
     if not names and not {'-h', '--help'} & set(argv):
-        raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}, "
+        raise UserError(f"which dataset? python -m nanogpt.prepare NAME, with NAME one of: {', '.join(sorted(PREPARERS))}, chat_tasks, shakespeare_chat (conversations), "
                         "hellaswag or lambada (evaluation sets), or any name with --input=PATH for your own data")
     if len(names) > 1: raise UserError(f'one dataset at a time (got {", ".join(names)})')
     cfg = parse_args(PrepareConfig, options, 'nanogpt.prepare NAME')
@@ -430,6 +440,10 @@ def main(argv, # the command line: NAME and --key=value options
     if 'examples' in meta:   # an evaluation set
         print(f"{meta['path']}: {meta['examples']:,} examples (from {meta['source']}); "
               f"python -m nanogpt.predict --task={meta['task']} --input={meta['path']} evaluates a model on it")
+        return
+    if meta.get('kind') == 'chat':   # conversations (chapter 17)
+        print(f"{cfg.data_dir}/{names[0]}: {meta['train_conversations']:,} train and {meta['val_conversations']:,} val conversations "
+              f"({meta['source']}); python -m nanogpt.train --dataset={names[0]} --init_from=CHECKPOINT finetunes a model on them")
         return
     dt, n = time.time() - t0, meta['train_tokens'] + meta['val_tokens']
     print(f"{cfg.data_dir}/{names[0]}: {meta['train_tokens']:,} train and {meta['val_tokens']:,} val tokens, "

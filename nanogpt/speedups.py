@@ -129,7 +129,8 @@ def use_cpu_kernels(model: nn.Module, # a GPT (or any module holding its layers)
     for module in model.modules():
         if type(module) is nn.Dropout: module.__class__ = FastDropout
         elif type(module) is CausalSelfAttention: module.__class__ = CPUCausalSelfAttention
-        elif type(module) is MLP: module.__class__, module.recompute_from = RecomputeGeluMLP, recompute_gelu_from
+        elif type(module) is MLP and type(module.c_proj) is nn.Linear:   # not under LoRA (chapter 18): the recomputation reads c_proj.weight
+            module.__class__, module.recompute_from = RecomputeGeluMLP, recompute_gelu_from
     return model
 
 # %% ../nbs/11_cpu_speed.ipynb #ac87d2cf

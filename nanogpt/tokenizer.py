@@ -78,6 +78,9 @@ class GPT2Tokenizer:
 def tokenizer_from_meta(meta: dict, # a `to_meta()` dict, as stored in meta.json and in checkpoints
                        ):
     "The tokenizer a dataset (or a checkpoint) was made with."
+    if meta.get('special'):   # a chat model's: the base tokenizer and the chat tokens after it (chapter 17)
+        from nanogpt.conversation import chat_tokenizer_from_meta
+        return chat_tokenizer_from_meta(meta)
     if meta.get('tokenizer') == 'char': return CharTokenizer(meta['itos'])
     if meta.get('tokenizer') == 'gpt2': return GPT2Tokenizer()
     raise UserError(f"unknown tokenizer {meta.get('tokenizer')!r} in dataset or checkpoint metadata")

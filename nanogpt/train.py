@@ -15,24 +15,27 @@ import torch
 
 from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-from .checkpoint import link_or_copy, load_checkpoint, save_checkpoint, stop_on_signals
+from .checkpoint import link_or_copy, load_checkpoint, model_from_checkpoint, save_checkpoint, stop_on_signals
+from .conversation import CHAT_PREPARERS, END, ChatTokenizer, chat_data, chat_prompt, grow_vocab, render_prompt
 from .compat import NANOGPT, checkpoint_origin, nanogpt_optimizer_state
-from .config import TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
+from .config import GPT2_SIZES, TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
+from .export import tokenizer_from_hf
+from .lora import add_lora, lora_sizes
 from .model import GPT, GPTConfig
 from .modern import bits_per_byte, build_gpt, bytes_per_token, modern_choices, muon_optimizer, wsd_lr
 from .predict import read_task, run_task, summarize
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
-from .tokenizer import tokenizer_from_meta
+from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'ensure_dataset',
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
-           'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'start_run', 'keep_nanogpt_checkpoint',
-           'RunLog', 'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop',
-           'final_sample', 'finish', 'train', 'main']
+           'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'init_checkpoint', 'run_tokenizer',
+           'check_resume', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog', 'start_wandb', 'check_finite',
+           'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train', 'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -177,16 +180,16 @@ def plot_metrics(metrics_path, png_path, # read one, write the other
     fig.tight_layout(); fig.savefig(png_path, dpi=100)
 
 # %% ../nbs/04_training_loop.ipynb #a69ab1a4
-AUTO_PREPARE = ('shakespeare_char', 'shakespeare')   # small enough to prepare on the fly
+AUTO_PREPARE = ('shakespeare_char', 'shakespeare', *CHAT_PREPARERS)   # small enough to prepare on the fly
 
 def ensure_dataset(cfg: TrainConfig, # its dataset and data_dir
                   ) -> dict:
     "The dataset's meta; a small known dataset that was never prepared is prepared now (never over token files: nanoGPT's are read as they are)."
-    folder = Path(cfg.data_dir)/cfg.dataset
+    folder, known = Path(cfg.data_dir)/cfg.dataset, {**PREPARERS, **CHAT_PREPARERS}
     if not (folder/'meta.json').is_file() and not any((folder/f'{s}.bin').exists() for s in ('train', 'val')):
-        if cfg.dataset in PREPARERS and cfg.dataset not in AUTO_PREPARE:
+        if cfg.dataset in known and cfg.dataset not in AUTO_PREPARE:
             raise UserError(f"dataset '{cfg.dataset}' is not prepared: run python -m nanogpt.prepare {cfg.dataset} first")
-        if cfg.dataset not in PREPARERS:
+        if cfg.dataset not in known:
             raise UserError(f"unknown dataset '{cfg.dataset}': {Path(cfg.data_dir)/cfg.dataset} has no prepared data; "
                             f"prepare your own with python -m nanogpt.prepare {cfg.dataset} --input=PATH")
         print(f'preparing dataset {cfg.dataset} in {cfg.data_dir}/ (first run)')
@@ -194,16 +197,19 @@ def ensure_dataset(cfg: TrainConfig, # its dataset and data_dir
     return load_meta(cfg.data_dir, cfg.dataset)
 
 def load_data(cfg: TrainConfig, # dataset, data_dir, batch_size, block_size, seed
+              meta: dict, # the dataset's meta, as `ensure_dataset` returned it
+              tok, # the run's tokenizer
               world: World, # this process's rank and the number of processes
               device: torch.device, # where batches go
-             ) -> tuple[dict, Batches, dict]:
-    "The dataset's meta (rank 0 prepares it if needed), this process's training batches, and the evaluation batches."
-    meta = broadcast(ensure_dataset(cfg) if world.master else None)   # the others wait while rank 0 prepares data
+             ) -> tuple[Batches, dict, float]:
+    "This process's training batches, the evaluation batches, and the val split's text bytes per token (for bits per byte)."
     folder = Path(cfg.data_dir)/cfg.dataset
+    if meta.get('kind') == 'chat':   # conversations, tokenized now with the model's tokenizer (chapter 17)
+        return chat_data(folder, tok, cfg.batch_size, cfg.block_size, device, cfg.seed, world.rank, world.size, cfg.chat_loss)
     batches = Batches(folder/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed, world.rank, world.size)
     eval_batches = {split: Batches(folder/f'{split}.bin', cfg.batch_size, cfg.block_size, device, cfg.seed + i,
                                    world.rank, world.size) for i, split in ((1, 'train'), (2, 'val'))}
-    return meta, batches, eval_batches
+    return batches, eval_batches, bytes_per_token(folder/'val.bin', tok)
 
 # %% ../nbs/04_training_loop.ipynb #04a10002
 def new_model_args(cfg: TrainConfig, # the model's shape knobs
@@ -217,13 +223,15 @@ def new_model_args(cfg: TrainConfig, # the model's shape knobs
                 **{k: getattr(cfg, k) for k in modern_choices(cfg)})
 
 def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
-                meta: dict, # the dataset's tokenizer
-                ckpt: dict | None, # the checkpoint of init_from=resume
+                meta: dict, # the tokenizer the run reads its data with (its `to_meta()`)
+                ckpt: dict | None, # the checkpoint of init_from=resume, or the one init_from names to finetune
                ) -> tuple[GPT, dict]:
-    "A new model, a pretrained GPT-2, or the architecture of `ckpt`; and its `GPTConfig` arguments."
+    "A new model, a pretrained GPT-2, or the model of `ckpt`, with LoRA if asked (chapter 18); and its `GPTConfig` arguments."
     if cfg.init_from in ('scratch', 'resume'):
         model_args = ckpt['model_args'] if ckpt else new_model_args(cfg, meta)
         model = build_gpt(model_args)
+    elif ckpt is not None:   # a checkpoint to finetune: its weights (LoRA adapters merged), this run's dropout
+        model = model_from_checkpoint({**ckpt, 'model_args': {**ckpt['model_args'], 'dropout': cfg.dropout}})
     else:
         if modern := modern_choices(cfg):
             raise UserError(f"init_from={cfg.init_from} loads a GPT-2, which has none of {', '.join(modern)}: "
@@ -231,6 +239,8 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
         if meta['tokenizer'] != 'gpt2':
             raise UserError(f"init_from={cfg.init_from} needs a dataset in GPT-2 tokens (e.g. shakespeare), not '{cfg.dataset}'")
         model = GPT.from_pretrained(cfg.init_from, dropout=cfg.dropout)
+    if cfg.init_from != 'resume':
+        if meta.get('special'): grow_vocab(model, meta['vocab_size'])   # rows for the chat tokens (chapter 17)
         if cfg.block_size < model.config.block_size: model.crop_block_size(cfg.block_size)
         model_args = asdict(model.config)
     if model_args['vocab_size'] < meta['vocab_size']:
@@ -238,6 +248,9 @@ def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
                         f"({meta['vocab_size']:,} ids): give it data in its own tokenizer")
     if model_args['block_size'] < cfg.block_size:
         raise UserError(f"the model's context is {model_args['block_size']} tokens: use --block_size={model_args['block_size']} or less")
+    if cfg.lora_rank:   # chapter 18; the chat tokens' rows train too
+        new = (meta['vocab_size'] - len(meta['special']), meta['vocab_size']) if meta.get('special') else None
+        add_lora(model, cfg.lora_rank, cfg.lora_alpha, tuple(cfg.lora_targets.split(',')), new_tokens=new)
     return model, model_args
 
 # %% ../nbs/04_training_loop.ipynb #04a10004
@@ -357,6 +370,46 @@ def check_parallelism(cfg: TrainConfig, # gradient_accumulation_steps, fsdp
                         'of them: use DDP (--fsdp=false) or --optimizer=adamw')
 
 # %% ../nbs/04_training_loop.ipynb #04a10008
+def init_checkpoint(cfg: TrainConfig, # init_from, out_dir
+                   ) -> dict | None:
+    "The checkpoint a run starts from: out_dir/ckpt.pt to resume, or the one init_from names to finetune (a file, or a folder holding ckpt.pt)."
+    if cfg.init_from == 'resume': return load_checkpoint(Path(cfg.out_dir)/'ckpt.pt')
+    path = Path(cfg.init_from)
+    if path.is_file() or (path/'ckpt.pt').is_file(): return load_checkpoint(path/'ckpt.pt' if path.is_dir() else path)
+    return None   # scratch, GPT-2, or a Hugging Face folder
+
+def run_tokenizer(cfg: TrainConfig, # dataset, init_from
+                  meta: dict, # the dataset's meta
+                  ckpt: dict | None, # as `init_checkpoint` returned it
+                 ):
+    "The tokenizer the run reads its data with: the dataset's; for conversations, the model's with the chat tokens (chapter 17)."
+    if meta.get('kind') != 'chat':
+        tok = tokenizer_from_meta(meta)
+        if ckpt is not None and ckpt['tokenizer'] != tok.to_meta():
+            raise UserError(f"{cfg.out_dir + '/ckpt.pt' if cfg.init_from == 'resume' else cfg.init_from} was trained with another "
+                            f"vocabulary than dataset '{cfg.dataset}': give it data in its own tokenizer "
+                            f"(it was trained on '{ckpt['config'].get('dataset')}')")
+        return tok
+    if ckpt is not None: base = tokenizer_from_meta(ckpt['tokenizer'])
+    elif cfg.init_from in GPT2_SIZES: base = GPT2Tokenizer()
+    elif cfg.init_from != 'scratch': base = tokenizer_from_hf(cfg.init_from)
+    else: raise UserError(f"dataset '{cfg.dataset}' holds conversations, for finetuning a pretrained model: give --init_from=a "
+                          f"checkpoint (or its folder), a Hugging Face GPT-2 folder or gpt2")
+    return base if isinstance(base, ChatTokenizer) else ChatTokenizer(base)
+
+def check_resume(cfg: TrainConfig, # this run's knobs
+                 ckpt: dict, # out_dir/ckpt.pt
+                ):
+    "Refuse to resume with another optimizer or another LoRA than the checkpoint was trained with."
+    was = ckpt['config']
+    if ckpt.get('origin') != NANOGPT and was.get('optimizer', 'adamw') != cfg.optimizer:
+        raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with optimizer={was.get('optimizer', 'adamw')}: resume with that optimizer")
+    was_lora = (was.get('lora_rank', 0), was.get('lora_targets') if was.get('lora_rank') else None)
+    if was_lora != (cfg.lora_rank, cfg.lora_targets if cfg.lora_rank else None):
+        raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with lora_rank={was.get('lora_rank', 0)}"
+                        + (f" on {was.get('lora_targets')}" if was.get('lora_rank') else '') +
+                        f": resume with the same --lora_rank and --lora_targets")
+
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
               device: torch.device, # this process's device
@@ -365,23 +418,19 @@ def start_run(cfg: TrainConfig, # every knob
     dtype = resolve_dtype(cfg.dtype, device)
     check_parallelism(cfg, world, dtype)
     prepare_device(device)
-    ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None
-    meta, batches, eval_batches = load_data(cfg, world, device)
-    tok = tokenizer_from_meta(meta)
-    if ckpt is not None and ckpt['tokenizer'] != tok.to_meta():
-        raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with another vocabulary than dataset '{cfg.dataset}': "
-                        f"resume with the dataset it was trained on ({ckpt['config'].get('dataset')})")
-    if ckpt is not None and ckpt.get('origin') != NANOGPT and ckpt['config'].get('optimizer', 'adamw') != cfg.optimizer:
-        raise UserError(f"{cfg.out_dir}/ckpt.pt was trained with optimizer={ckpt['config'].get('optimizer', 'adamw')}: "
-                        f"resume with that optimizer")
+    ckpt = init_checkpoint(cfg)
+    meta = broadcast(ensure_dataset(cfg) if world.master else None)   # the others wait while rank 0 prepares data
+    tok = run_tokenizer(cfg, meta, ckpt)
+    batches, eval_batches, val_bytes_per_token = load_data(cfg, meta, tok, world, device)
+    if cfg.init_from == 'resume': check_resume(cfg, ckpt)
     torch.manual_seed(cfg.seed)
-    raw_model, model_args = build_model(cfg, meta, ckpt)
+    raw_model, model_args = build_model(cfg, tok.to_meta(), ckpt)
     place_model(raw_model, cfg, device)
     optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
     run = Run(cfg, world, device, dtype, tok, batches, eval_batches, raw_model, model_args, optimizer, scaler,
-              val_bytes_per_token=bytes_per_token(Path(cfg.data_dir)/cfg.dataset/'val.bin', tok),
+              val_bytes_per_token=val_bytes_per_token,
               tasks=read_task(cfg.eval_tasks) if cfg.eval_tasks else None)
-    if ckpt: restore(run, ckpt)
+    if cfg.init_from == 'resume': restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
     return run
@@ -479,6 +528,7 @@ def train_loop(run: Run, # as `start_run` built it
     cfg, start, losses = run.cfg, run.iter_num, {}
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
     log.line(f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
+             + (f", {lora_sizes(run.raw_model)['trainable']:,} of them trained (LoRA, rank {cfg.lora_rank})" if cfg.lora_rank else '')
              + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
              + (f', resuming at iteration {start}' if run.resumed else ''))
     step_time, steps_timed, t_start = 0.0, 0, time.perf_counter()
@@ -521,12 +571,16 @@ def train_loop(run: Run, # as `start_run` built it
 def final_sample(run: Run, # a trained run
                  n: int, # tokens to sample
                 ) -> str:
-    "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text."
+    "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text; a chat model answers a held-out question."
     tok = run.tok
-    start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
+    if isinstance(tok, ChatTokenizer): start = render_prompt(chat_prompt(Path(run.cfg.data_dir)/run.cfg.dataset), tok)
+    else: start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
     g = torch.Generator(device=run.device).manual_seed(run.cfg.seed)
     run.raw_model.eval()
     with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=0.8, top_k=200, generator=g)
+    if isinstance(tok, ChatTokenizer):   # the question and the answer, up to its <|end|>
+        text = tok.decode(out[0].tolist()); end = text.find(END, len(tok.decode(start)))
+        return text[:end] if end >= 0 else text
     return tok.decode(out[0, len(start):].tolist())
 
 def finish(run: Run, # a run whose loop has ended
@@ -538,6 +592,9 @@ def finish(run: Run, # a run whose loop has ended
         plot_metrics(out_dir/'metrics.jsonl', out_dir/'loss.png', f'{cfg.dataset}: {run.raw_model.get_num_params()/1e6:.2f}M parameters')
         print(f'checkpoint: {out_dir/"ckpt.pt"}' + (f', best val loss {run.best_val_loss:.4f} in {out_dir/"best.pt"}'
               if (out_dir/'best.pt').exists() else '') + f'; loss curve: {out_dir/"loss.png"}')
+        if cfg.lora_rank:   # chapter 18
+            print(f"LoRA adapters: {lora_sizes(run.raw_model)['adapter_bytes'] / 1024:,.0f} KiB, in a checkpoint of "
+                  f"{(out_dir/'ckpt.pt').stat().st_size / 2**20:,.1f} MiB (with the frozen weights); sample, predict and export merge them")
     if cfg.sample_tokens and not cfg.eval_only and not stopped and (run.world.master or cfg.fsdp):   # FSDP: all shards take part
         text = final_sample(run, cfg.sample_tokens)
         if run.world.master: print('-' * 20 + ' sample ' + '-' * 20); print(text)

@@ -24,7 +24,7 @@ thread each, and no network: Hugging Face offline and every URL pointing at a cl
 the README can run in a folder of its own (FOLDERS): "Coming from nanoGPT" runs in a nanoGPT folder made by
 nanoGPT's own code (found as chapter 15 finds it), or is skipped, saying so, where that code is absent.
 """
-import os, re, resource, shutil, subprocess, sys, tempfile, time
+import json, os, re, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,10 @@ RULES = [
     (PY + r' -m nanogpt\.train config/train_shakespeare_char\.yml', 'short', BIG_SHORT),
     (PY + r' -m nanogpt\.train config/train_shakespeare_char\.yml --init_from=resume', 'short',   # nanoGPT's run stopped at 2
      BIG_SHORT.replace('max_iters=2 --lr_decay_iters=2', 'max_iters=4 --lr_decay_iters=4')),
+    (PY + r' -m nanogpt\.train config/sft_chat_tasks\.yml', 'short', TRAIN_SHORT),   # finetunes the main job's out/
+    (PY + r' -m nanogpt\.train --dataset=mychat --init_from=gpt2 .*', 'refuse', NO_WEIGHTS),
+    (PY + r' -m nanogpt\.prepare mychat --input=conversations\.jsonl', 'run', ''),
+    (PY + r' -m nanogpt\.chat --out_dir=out-chat-tasks', 'run', ''),   # stdin is empty: the chat ends at once, cleanly
     (PY + r' -m nanogpt\.train(?: config/(?:train_shakespeare_char\w*|speedrun_shakespeare_char)\.yml)?(?: --\w+=\S+)*',
      'short', TRAIN_SHORT),
     (r'torchrun --standalone --nproc_per_node=2 -m nanogpt\.train --device=cpu --backend=gloo(?: --\w+=\S+)*',
@@ -63,9 +67,13 @@ RULES = [
 QUICK = [PY + r' -m nanogpt\.train', PY + r' -m nanogpt\.prepare shakespeare']
 
 def fixtures() -> dict:
-    "Files the README's commands read from the folder they run in: a text to prepare, a prompt."
+    "Files the README's commands read from the folder they run in: a text to prepare, a prompt, conversations."
     return {'input.txt': (ROOT/'nanogpt'/'assets'/'shakespeare_embedded.txt').read_text(encoding='utf-8'),
-            'prompt.txt': 'ROMEO:\n'}
+            'prompt.txt': 'ROMEO:\n',
+            'conversations.jsonl': ''.join(json.dumps({'messages': [{'role': 'user', 'content': f'Say {w} {n} times.'},
+                                                                    {'role': 'assistant', 'content': ' '.join([w] * n)}]}) + '\n'
+                                           for w in ('yes', 'no', 'maybe', 'never', 'always', 'often', 'seldom', 'soon', 'now', 'then')
+                                           for n in range(1, 7))}
 
 def find_nanogpt_code() -> Path | None:
     "nanoGPT's own code (train.py, model.py, data/shakespeare_char/prepare.py), as chapter 15 finds it, or None."
@@ -187,7 +195,7 @@ def run_steps(steps: list[dict], # from `readme_steps`, each with its `way`
             (work/'readme_block.py').write_text(s['cmd'], encoding='utf-8'); argv = [sys.executable, str(work/'readme_block.py')]
         else: argv = ['bash', '-c', s['cmd'] + (f" {s['extra']}" if s['way'] == 'short' else '')]
         t0, cpu0 = time.time(), cpu_seconds()
-        try: r = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600); rc, out = r.returncode, r.stdout + r.stderr
+        try: r = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600); rc, out = r.returncode, r.stdout + r.stderr
         except subprocess.TimeoutExpired: rc, out = -1, 'timed out after 600 s'
         seconds, cpu = time.time() - t0, cpu_seconds() - cpu0
         wrong = judge(s, rc, out, seconds)

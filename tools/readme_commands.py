@@ -70,8 +70,9 @@ def fixtures() -> dict:
     "Files the README's commands read from the folder they run in: a text to prepare, a prompt, conversations."
     return {'input.txt': (ROOT/'nanogpt'/'assets'/'shakespeare_embedded.txt').read_text(encoding='utf-8'),
             'prompt.txt': 'ROMEO:\n',
-            'conversations.jsonl': ''.join(json.dumps({'messages': [{'role': 'user', 'content': f'Say {w} {n} times.'},
+            'conversations.jsonl': ''.join(json.dumps({'messages': [{'role': 'user', 'content': f'{verb} {w} {n} times.'},
                                                                     {'role': 'assistant', 'content': ' '.join([w] * n)}]}) + '\n'
+                                           for verb in ('Say', 'Write', 'Repeat', 'Type')
                                            for w in ('yes', 'no', 'maybe', 'never', 'always', 'often', 'seldom', 'soon', 'now', 'then')
                                            for n in range(1, 7))}
 

@@ -410,6 +410,8 @@ def check_resume(cfg: TrainConfig, # this run's knobs
                         + (f" on {was.get('lora_targets')}" if was.get('lora_rank') else '') +
                         f": resume with the same --lora_rank and --lora_targets")
 
+
+# %% ../nbs/04_training_loop.ipynb #04a1000e
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
               device: torch.device, # this process's device

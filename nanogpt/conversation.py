@@ -85,7 +85,7 @@ def read_conversations(path, # a JSONL file, one {"messages": [...]} a line
 
 # %% ../nbs/17_chat_format.ipynb #16c0000e
 class ChatTokenizer:
-    "A base tokenizer (`CharTokenizer` or `GPT2Tokenizer`) with the chat's special tokens as new ids after its vocabulary."
+    "A base tokenizer (`CharTokenizer`, `GPT2Tokenizer` or `BPETokenizer`) with the chat's special tokens as new ids after its vocabulary."
     def __init__(self, base, # the tokenizer plain text is encoded with
                  special=SPECIAL_TOKENS, # the special tokens, in id order (must include `SPECIAL_TOKENS`)
                 ):
@@ -444,6 +444,9 @@ def chat_tokenizer_hf(tok: ChatTokenizer, # our chat tokenizer
     if tok.kind == 'char':
         from nanogpt.export import char_tokenizer_hf
         hf = char_tokenizer_hf(tok.base.itos, block_size)
+    elif tok.kind == 'bpe':   # a BPE learned from a corpus (chapter 20)
+        from nanogpt.export import bpe_tokenizer_hf
+        hf = bpe_tokenizer_hf(tok.base, block_size)
     else:
         from transformers import GPT2TokenizerFast
         folder = Path(tempfile.mkdtemp())
@@ -458,7 +461,7 @@ def chat_tokenizer_hf(tok: ChatTokenizer, # our chat tokenizer
     return hf
 
 def chat_tokenizer_from_hf(path, # a Hugging Face folder's tokenizer.json
-                           base, # the tokenizer its vocabulary is (`CharTokenizer` or `GPT2Tokenizer`)
+                           base, # the tokenizer its vocabulary is (`CharTokenizer`, `GPT2Tokenizer` or `BPETokenizer`)
                           ) -> ChatTokenizer | None:
     "The `ChatTokenizer` of a folder that `export` wrote for a chat model (its special tokens right after `base`'s ids); else None."
     try: added = json.loads(Path(path).read_text(encoding='utf-8')).get('added_tokens') or []

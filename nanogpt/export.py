@@ -14,10 +14,10 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import UserError, knob, parse_args, run_cli
 from .model import CONV1D, HF_BUFFERS, GPT
 from .modern import modern_choices
-from .tokenizer import CharTokenizer, GPT2Tokenizer, gpt2_files, tokenizer_from_meta
+from .tokenizer import EOT, BPETokenizer, CharTokenizer, GPT2Tokenizer, gpt2_files, tokenizer_from_meta
 
 # %% auto #0
-__all__ = ['to_hf', 'char_tokenizer_hf', 'tokenizer_from_hf', 'ExportConfig', 'export', 'main']
+__all__ = ['to_hf', 'char_tokenizer_hf', 'bpe_tokenizer_hf', 'tokenizer_from_hf', 'ExportConfig', 'export', 'main']
 
 # %% ../nbs/06_finetuning.ipynb #ed999ded
 def to_hf(model: GPT, # any of our GPTs
@@ -52,14 +52,28 @@ def char_tokenizer_hf(itos: list[str], # the characters in id order, as `CharTok
     tok.decoder = decoders.Fuse()                                                       # joined back with nothing between
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=block_size, clean_up_tokenization_spaces=False)
 
+def bpe_tokenizer_hf(tok: BPETokenizer, # a BPE learned from a corpus (chapter 01's `train_bpe`)
+                     block_size: int, # the model's context: the tokenizer's `model_max_length`
+                    ):
+    "A transformers tokenizer of `tok`'s own tokenizer.json, with `<|endoftext|>` as its start, end and unknown token, as GPT-2's."
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tok.json), bos_token=EOT, eos_token=EOT, unk_token=EOT,
+                                   model_max_length=block_size, clean_up_tokenization_spaces=False)
+
 def tokenizer_from_hf(folder, # a Hugging Face GPT-2 folder, e.g. one that `export` wrote
                      ):
-    "Our tokenizer for a Hugging Face folder: `CharTokenizer` if its tokenizer.json has a token per character, else GPT-2's."
+    "Our tokenizer for a Hugging Face folder: `CharTokenizer` for a token per character, `BPETokenizer` for a BPE of its own, else GPT-2's."
     path = Path(folder)/'tokenizer.json'
-    try: model = json.loads(path.read_text(encoding='utf-8'))['model'] if path.is_file() else {}
-    except (OSError, ValueError, KeyError, TypeError) as e: raise UserError(f'{path} is not a readable tokenizer ({type(e).__name__})') from None
-    vocab = model.get('vocab') if isinstance(model, dict) and model.get('type') == 'WordLevel' else None
-    if isinstance(vocab, dict) and all(len(c) == 1 for c in vocab): base = CharTokenizer(sorted(vocab, key=vocab.get))
+    try: t = json.loads(path.read_text(encoding='utf-8')) if path.is_file() else {}
+    except (OSError, ValueError) as e: raise UserError(f'{path} is not a readable tokenizer ({type(e).__name__})') from None
+    model = t.get('model') if isinstance(t, dict) else None
+    vocab = model.get('vocab') if isinstance(model, dict) else None
+    if not isinstance(vocab, dict): base = GPT2Tokenizer()
+    elif model.get('type') == 'WordLevel' and all(len(c) == 1 for c in vocab): base = CharTokenizer(sorted(vocab, key=vocab.get))
+    elif model.get('type') == 'BPE' and vocab != json.loads((gpt2_files()/'encoder.json').read_text(encoding='utf-8')):
+        added = [a for a in t.get('added_tokens') or [] if a.get('content') == EOT]   # a chat model's tokens are read below
+        base = BPETokenizer(json.dumps({**t, 'added_tokens': added}, ensure_ascii=False))
     else: base = GPT2Tokenizer()
     from nanogpt.conversation import chat_tokenizer_from_hf   # a chat model's folder: its chat tokens too (chapter 17)
     return chat_tokenizer_from_hf(path, base) or base
@@ -85,8 +99,9 @@ def export(out_dir, # the training run's folder
     ckpt = load_checkpoint(path)
     if 'tokenizer' not in ckpt: raise UserError(f'{path} has no tokenizer: it was not written by nanogpt.train')
     meta = ckpt['tokenizer']
-    gpt2_vocab, chat = meta['tokenizer'] == 'gpt2', bool(meta.get('special'))
-    eos = meta['vocab_size'] - 1 if chat else 50256 if gpt2_vocab else None   # a chat model's turns end with <|end|>, its last id
+    gpt2_vocab, chat, bpe = meta['tokenizer'] == 'gpt2', bool(meta.get('special')), meta['tokenizer'] == 'bpe'
+    tok = tokenizer_from_meta(meta)
+    eos = meta['vocab_size'] - 1 if chat else tok.eot_token if gpt2_vocab or bpe else None   # a chat model's turns end with <|end|>, its last id
     hf = to_hf(model_from_checkpoint(ckpt), eos)   # refuses a modern model before writing anything
     umask = os.umask(0); os.umask(umask)                                      # the modes a plain file write would give
     if file := next((p for p in hf_dir.parents if p.exists() and not p.is_dir()), None):
@@ -99,10 +114,11 @@ def export(out_dir, # the training run's folder
         hf.save_pretrained(tmp, safe_serialization=True)
         if chat:   # its chat tokens and the chat template (chapter 17)
             from nanogpt.conversation import chat_tokenizer_hf
-            chat_tokenizer_hf(tokenizer_from_meta(meta), hf.config.n_positions).save_pretrained(tmp)
+            chat_tokenizer_hf(tok, hf.config.n_positions).save_pretrained(tmp)
         elif gpt2_vocab:   # the same files tiktoken uses, under the names transformers expects
             shutil.copy(gpt2_files()/'encoder.json', tmp/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', tmp/'merges.txt')
-        else: char_tokenizer_hf(ckpt['tokenizer']['itos'], hf.config.n_positions).save_pretrained(tmp)
+        elif bpe: bpe_tokenizer_hf(tok, hf.config.n_positions).save_pretrained(tmp)   # its own tokenizer.json (chapter 20)
+        else: char_tokenizer_hf(tok.itos, hf.config.n_positions).save_pretrained(tmp)
         for f in tmp.iterdir(): f.chmod(0o666 & ~umask)
         tmp.chmod(0o777 & ~umask)
         if hf_dir.exists(): hf_dir.rmdir()

@@ -4,13 +4,15 @@
 
 # %% ../nbs/01_tokenization.ipynb #95e6edb1
 from __future__ import annotations
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from .config import UserError
 
 # %% auto #0
-__all__ = ['GPT2_FILE_SHA256', 'CharTokenizer', 'gpt2_files', 'gpt2_encoding', 'GPT2Tokenizer', 'tokenizer_from_meta']
+__all__ = ['GPT2_FILE_SHA256', 'EOT', 'MAX_VOCAB', 'CharTokenizer', 'gpt2_files', 'gpt2_encoding', 'TiktokenTokenizer',
+           'GPT2Tokenizer', 'byte_chars', 'bpe_encoding', 'BPETokenizer', 'train_bpe', 'tokenizer_from_meta']
 
 # %% ../nbs/01_tokenization.ipynb #9d951109
 class CharTokenizer:
@@ -62,17 +64,86 @@ def gpt2_encoding():
                              special_tokens={'<|endoftext|>': 50256}, explicit_n_vocab=50257)
 
 # %% ../nbs/01_tokenization.ipynb #a0d6c80a
-class GPT2Tokenizer:
+EOT = '<|endoftext|>'   # the special token that ends a document
+
+class TiktokenTokenizer:
+    "Encoding and decoding through a tiktoken `Encoding` (`self.enc`), with the interface of `CharTokenizer`."
+    def encode(self, s: str, # the text
+               allow_special: bool = False, # read '<|endoftext|>' in `s` as the special token
+              ) -> list[int]:
+        return self.enc.encode(s, allowed_special={EOT} if allow_special else set(), disallowed_special=())
+    def decode(self, ids, # token ids
+              ) -> str: return self.enc.decode([int(i) for i in ids])
+
+class GPT2Tokenizer(TiktokenTokenizer):
     "GPT-2's BPE (tiktoken), with the interface of `CharTokenizer`."
     kind, vocab_size, eot_token = 'gpt2', 50257, 50256
     def __init__(self): self.enc = gpt2_encoding()
-    def encode(self, s: str, # the text
-               allow_special: bool = False, # read '<|endoftext|>' in `s` as the special token 50256
-              ) -> list[int]:
-        return self.enc.encode(s, allowed_special={'<|endoftext|>'} if allow_special else set(), disallowed_special=())
-    def decode(self, ids, # token ids
-              ) -> str: return self.enc.decode([int(i) for i in ids])
     def to_meta(self) -> dict: return {'tokenizer': 'gpt2', 'vocab_size': self.vocab_size}
+
+# %% ../nbs/01_tokenization.ipynb #01b00002
+def byte_chars() -> dict[int, str]:
+    "GPT-2's printable stand-in character for each byte: printable Latin-1 bytes are themselves, the other 68 are chr(256), chr(257), ..."
+    keep = [*range(ord('!'), ord('~') + 1), *range(ord('¡'), ord('¬') + 1), *range(ord('®'), ord('ÿ') + 1)]
+    moved = [b for b in range(256) if b not in keep]
+    return {**{b: chr(b) for b in keep}, **{b: chr(256 + n) for n, b in enumerate(moved)}}
+
+# %% ../nbs/01_tokenization.ipynb #01b00005
+def bpe_encoding(tokenizer_json: str, # a byte-level BPE in Hugging Face's tokenizer.json format, as `train_bpe` makes
+                ):
+    "A tiktoken `Encoding` of the BPE in `tokenizer_json`: each token's bytes, ranked by id; its added tokens special."
+    import tiktoken
+    from tiktoken_ext.openai_public import r50k_pat_str   # GPT-2's pattern for cutting words, as Hugging Face's ByteLevel uses
+    try:
+        t = json.loads(tokenizer_json)
+        model, pre = t['model'], t.get('pre_tokenizer') or {}
+        fits = (model['type'] == 'BPE' and pre.get('type') == 'ByteLevel' and not pre.get('add_prefix_space')
+                and pre.get('use_regex', True) and not t.get('normalizer') and not model.get('continuing_subword_prefix')
+                and not model.get('end_of_word_suffix'))
+        byte_of = {c: b for b, c in byte_chars().items()}
+        ranks = {bytes(byte_of[c] for c in token): i for token, i in model['vocab'].items()} if fits else {}
+        special = {a['content']: a['id'] for a in t.get('added_tokens') or []}
+    except (ValueError, KeyError, TypeError, AttributeError): fits = False
+    if not fits: raise UserError('this tokenizer.json is not a byte-level BPE cut into words as GPT-2 cuts them '
+                                 '(as python -m nanogpt.prepare --tokenizer=bpe makes): nanogpt cannot encode with it')
+    n = len(ranks) + len(special)
+    if sorted([*ranks.values(), *special.values()]) != list(range(n)):
+        raise UserError(f'this tokenizer.json does not number its {n:,} tokens 0..{n - 1:,}: it is damaged')
+    return tiktoken.Encoding(f'bpe{n}', pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens=special, explicit_n_vocab=n)
+
+class BPETokenizer(TiktokenTokenizer):
+    "A byte-level BPE learned from your own text (`train_bpe`): kept as its tokenizer.json, encoded by tiktoken."
+    kind = 'bpe'
+    def __init__(self, tokenizer_json: str, # the BPE in Hugging Face's tokenizer.json format
+                ):
+        self.json, self.enc = tokenizer_json, bpe_encoding(tokenizer_json)
+        self.vocab_size = self.enc.n_vocab
+        if EOT not in self.enc.special_tokens_set: raise UserError(f'this tokenizer.json has no {EOT} token: it is damaged')
+        self.eot_token = self.enc.encode_single_token(EOT)
+    def to_meta(self) -> dict: return {'tokenizer': 'bpe', 'vocab_size': self.vocab_size, 'tokenizer_json': self.json}
+
+MAX_VOCAB = 2**16   # token files hold uint16 ids
+
+def train_bpe(texts, # the corpus: an iterable of strings, read once as a stream
+              vocab_size: int = 4096, # ids in all: the 256 bytes, the merges, and <|endoftext|>
+             ) -> BPETokenizer:
+    "A byte-level BPE learned from `texts` by Hugging Face's trainer; fewer ids than `vocab_size` if the text has too few repeated pairs."
+    if not 257 <= vocab_size <= MAX_VOCAB:
+        raise UserError(f'--vocab_size={vocab_size:,} is out of range: a byte-level BPE needs at least 257 ids (the 256 bytes and '
+                        f'<|endoftext|>), and token files hold at most {MAX_VOCAB:,}')
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 1, min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    seen = [0]
+    def counted(texts):
+        for t in texts: seen[0] += len(t); yield t
+    tok.train_from_iterator(counted(texts), trainer)
+    if not seen[0]: raise UserError('the corpus is empty: there is no text to learn a BPE from')
+    tok.add_special_tokens([EOT])
+    return BPETokenizer(tok.to_str())
 
 # %% ../nbs/01_tokenization.ipynb #4d9a1e22
 def tokenizer_from_meta(meta: dict, # a `to_meta()` dict, as stored in meta.json and in checkpoints
@@ -83,4 +154,5 @@ def tokenizer_from_meta(meta: dict, # a `to_meta()` dict, as stored in meta.json
         return chat_tokenizer_from_meta(meta)
     if meta.get('tokenizer') == 'char': return CharTokenizer(meta['itos'])
     if meta.get('tokenizer') == 'gpt2': return GPT2Tokenizer()
+    if meta.get('tokenizer') == 'bpe': return BPETokenizer(meta['tokenizer_json'])
     raise UserError(f"unknown tokenizer {meta.get('tokenizer')!r} in dataset or checkpoint metadata")

@@ -51,6 +51,8 @@ RULES = [
     (PY + r' -m nanogpt\.train --dataset=mychat --init_from=gpt2 .*', 'refuse', NO_WEIGHTS),
     (PY + r' -m nanogpt\.prepare mychat --input=conversations\.jsonl', 'run', ''),
     (PY + r' -m nanogpt\.chat --out_dir=out-chat-tasks', 'run', ''),   # stdin is empty: the chat ends at once, cleanly
+    (PY + r' -m nanogpt\.prepare mybard --input=input\.txt --tokenizer=bpe --vocab_size=\d+', 'run', ''),
+    (PY + r' -m nanogpt\.sample --out_dir=out-mybard', 'short', SAMPLE_SHORT),
     (PY + r' -m nanogpt\.train(?: config/(?:train_shakespeare_char\w*|speedrun_shakespeare_char)\.yml)?(?: --\w+=\S+)*',
      'short', TRAIN_SHORT),
     (r'torchrun --standalone --nproc_per_node=2 -m nanogpt\.train --device=cpu --backend=gloo(?: --\w+=\S+)*',

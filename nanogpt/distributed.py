@@ -65,6 +65,7 @@ def shutdown_distributed():
         gc.collect()   # free what lives in reference cycles (FSDP's modules and hooks) while their process group exists
         dist.destroy_process_group()
 
+# %% ../nbs/05_ddp.ipynb #05b00011
 def all_reduce(t: torch.Tensor, # the same shape on every process
                op=None, # a `dist.ReduceOp` (default: SUM)
               ) -> torch.Tensor:
@@ -90,6 +91,7 @@ def any_process(flag: bool, # this process's answer
     t = torch.tensor([float(flag)], device=on); dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
+# %% ../nbs/05_ddp.ipynb #05b00013
 def wrap_ddp(model: torch.nn.Module, # the model (compiled or not), already on `device`
              device: torch.device, # this process's device
             ) -> DDP:
@@ -103,6 +105,7 @@ def set_gradient_sync(model: torch.nn.Module, # what the step runs: DDP, FSDP, c
     if isinstance(model, DDP): model.require_backward_grad_sync = sync
     elif isinstance(inner := getattr(model, '_orig_mod', model), FSDPModule): inner.set_requires_gradient_sync(sync)
 
+# %% ../nbs/05_ddp.ipynb #05b00015
 def full_state(model: torch.nn.Module, # the model, sharded or not
                optimizer, # its optimizer
               ) -> tuple[dict, dict]:

@@ -41,6 +41,7 @@ def to_hf(model: GPT, # any of our GPTs
             else: v.zero_()   # a bias that a bias=False model does not have: zero is the same function
     return hf.eval()
 
+# %% ../nbs/06_finetuning.ipynb #06b00011
 def char_tokenizer_hf(itos: list[str], # the characters in id order, as `CharTokenizer.itos`
                       block_size: int, # the model's context: the tokenizer's `model_max_length`
                      ):
@@ -61,6 +62,7 @@ def bpe_tokenizer_hf(tok: BPETokenizer, # a BPE learned from a corpus (chapter 0
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tok.json), bos_token=EOT, eos_token=EOT, unk_token=EOT,
                                    model_max_length=block_size, clean_up_tokenization_spaces=False)
 
+# %% ../nbs/06_finetuning.ipynb #06b00013
 def tokenizer_from_hf(folder, # a Hugging Face GPT-2 folder, e.g. one that `export` wrote
                      ):
     "Our tokenizer for a Hugging Face folder: `CharTokenizer` for a token per character, `BPETokenizer` for a BPE of its own, else GPT-2's."
@@ -78,6 +80,7 @@ def tokenizer_from_hf(folder, # a Hugging Face GPT-2 folder, e.g. one that `expo
     from nanogpt.conversation import chat_tokenizer_from_hf   # a chat model's folder: its chat tokens too (chapter 17)
     return chat_tokenizer_from_hf(path, base) or base
 
+# %% ../nbs/06_finetuning.ipynb #06b00015
 @dataclass
 class ExportConfig:
     "Write a checkpoint as a Hugging Face GPT-2 folder: python -m nanogpt.export --out_dir=DIR --hf_dir=NEW"
@@ -130,6 +133,7 @@ def export(out_dir, # the training run's folder
         raise
     return hf_dir
 
+# %% ../nbs/06_finetuning.ipynb #06b00017
 def main(argv, # the command line: --key=value options
         ):
     "python -m nanogpt.export --out_dir=DIR --hf_dir=NEW_FOLDER"

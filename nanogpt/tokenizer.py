@@ -111,6 +111,7 @@ def bpe_encoding(tokenizer_json: str, # a byte-level BPE in Hugging Face's token
         raise UserError(f'this tokenizer.json does not number its {n:,} tokens 0..{n - 1:,}: it is damaged')
     return tiktoken.Encoding(f'bpe{n}', pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens=special, explicit_n_vocab=n)
 
+# %% ../nbs/01_tokenization.ipynb #01b00014
 class BPETokenizer(TiktokenTokenizer):
     "A byte-level BPE learned from your own text (`train_bpe`): kept as its tokenizer.json, encoded by tiktoken."
     kind = 'bpe'
@@ -122,6 +123,7 @@ class BPETokenizer(TiktokenTokenizer):
         self.eot_token = self.enc.encode_single_token(EOT)
     def to_meta(self) -> dict: return {'tokenizer': 'bpe', 'vocab_size': self.vocab_size, 'tokenizer_json': self.json}
 
+# %% ../nbs/01_tokenization.ipynb #01b00016
 MAX_VOCAB = 2**16   # token files hold uint16 ids
 
 def train_bpe(texts, # the corpus: an iterable of strings, read once as a stream

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check, in one command, for a machine with NVIDIA GPUs (under 10 minutes on one H100 or H200):
-#   1. the chapters' `cuda` cells: nbdev_test --flags cuda on the chapters that have them
+#   1. the chapters' `cuda` cells: nbdev_test --flags cuda on the chapters that have them (the rest of each
+#      chapter at the sizes nbdev_test uses in CI, IN_TEST=1)
 #      (bf16 and fp16 against float32, the gradient scaler, compile, flash attention, batches drawn
 #      ahead, NCCL with DDP and FSDP, KV-cache sampling);
 #   2. python -m nanogpt.bench at GPT-2 124M's shapes (block 1024, bf16, compiled, random tokens):
@@ -76,7 +77,8 @@ step() {   # step NAME TIMEOUT LOG COMMAND...: run it, print its summary line (t
 # 1. The chapters' cuda cells (in rehearsal: the same chapters, their cuda cells skipped).
 chapters=$(grep -l '"#| cuda' nbs/[0-9]*.ipynb | xargs -n1 basename | sed 's/\.ipynb$//' | paste -sd'|')
 flags=cuda; $rehearse && flags=''
-step "cuda cells of ${chapters//|/, }" 420 "$logs/cells.log" "$py" -c "
+# IN_TEST=1: the chapters' other cells at the sizes of nbdev_test in CI, so that the step is about the cuda cells
+step "cuda cells of ${chapters//|/, }" 420 "$logs/cells.log" env IN_TEST=1 "$py" -c "
 from nbdev.test import nbdev_test
 nbdev_test(flags='$flags', file_re=r'^($chapters)\.ipynb\$', timing=True)
 print('every chapter passed' + (' (cuda cells skipped in a rehearsal)' if '$flags' == '' else ', cuda cells included'))"

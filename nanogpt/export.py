@@ -88,6 +88,7 @@ class ExportConfig:
     hf_dir: str = knob('', 'the folder to create (must not exist, or be empty)')
     ckpt: str = knob('ckpt.pt', "which checkpoint of out_dir: 'ckpt.pt' (the latest), 'best.pt' (the best val loss), 'ckpt_<iter>.pt'")
 
+# %% ../nbs/06_finetuning.ipynb #6b0e1c02
 def export(out_dir, # the training run's folder
            hf_dir, # the folder to create
            ckpt: str = 'ckpt.pt', # which checkpoint of out_dir

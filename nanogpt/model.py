@@ -179,6 +179,7 @@ class GPT(nn.Module):
         self.config.block_size = block_size
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
 
+# %% ../nbs/03_gpt_block.ipynb #3a0e1c0b
 def top_k_filter(logits: torch.Tensor, # (B, V)
                  top_k: int | None, # how many to keep (None or 0: all)
                 ) -> torch.Tensor:

@@ -167,6 +167,7 @@ class ModernGPT(GPT):
     def from_pretrained(cls, name_or_path, dropout: float = 0.0):
         raise UserError('OpenAI\'s weights are a GPT-2: load them into a GPT (no modern knobs), not a ModernGPT')
 
+# %% ../nbs/08_speedrun.ipynb #8b0e1c02
 def build_gpt(model_args: dict, # GPTConfig arguments, with or without the modern ones
              ) -> GPT:
     "A `GPT` for GPT-2 arguments, a `ModernGPT` when any modern choice is on."

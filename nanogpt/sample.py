@@ -253,6 +253,7 @@ def read_prompt(start: str, # the prompt, or 'FILE:path'
     try: return p.read_text(encoding='utf-8')
     except UnicodeDecodeError as e: raise UserError(f"prompt file '{p}' is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
+# %% ../nbs/07_sampling.ipynb #7b0e1c02
 def sample(cfg: SampleConfig, # the model, the prompt and how to sample
            write: Callable | None = None, # stream the text to this function as it is generated
           ) -> list[str]:
@@ -276,6 +277,7 @@ def sample(cfg: SampleConfig, # the model, the prompt and how to sample
             out.append(prompt + cut_at_stop(tok.decode(ts.ids), opts['stop']))
     return out
 
+# %% ../nbs/07_sampling.ipynb #7b0e1c04
 def main(argv, # the command line: --key=value options
         ):
     "python -m nanogpt.sample --out_dir=DIR [--key=value ...]"

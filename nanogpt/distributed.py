@@ -44,6 +44,7 @@ def process_group_backend(backend: str, # the backend knob: 'nccl' or 'gloo'
         raise UserError(f'backend=nccl needs CUDA GPUs; on {device.type} use --backend=gloo')
     return 'cpu:gloo,cuda:nccl' if backend == 'nccl' else backend   # gloo alone serves both devices
 
+# %% ../nbs/05_ddp.ipynb #5b0e1c02
 def init_distributed(backend: str, # 'nccl' (GPUs) or 'gloo' (CPUs)
                      device: str, # the device knob
                     ) -> tuple[World, torch.device]:

@@ -222,6 +222,7 @@ def new_model_args(cfg: TrainConfig, # the model's shape knobs
                 bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact',   # exact GELU: faster on CPU
                 **{k: getattr(cfg, k) for k in modern_choices(cfg)})
 
+# %% ../nbs/04_training_loop.ipynb #4a0e1c0d
 def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
                 meta: dict, # the tokenizer the run reads its data with (its `to_meta()`)
                 ckpt: dict | None, # the checkpoint of init_from=resume, or the one init_from names to finetune

@@ -21,11 +21,9 @@ from .compat import NANOGPT, checkpoint_origin, nanogpt_optimizer_state
 from .config import GPT2_SIZES, TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
-from .export import tokenizer_from_hf
 from .lora import add_lora, lora_sizes
-from .model import GPT, GPTConfig
+from .model import GPT, TEMPERATURE, TOP_K, GPTConfig
 from .modern import bits_per_byte, build_gpt, bytes_per_token, modern_choices, muon_optimizer, wsd_lr
-from .predict import read_task, run_task, summarize
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
@@ -34,8 +32,9 @@ from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'ensure_dataset',
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
            'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'init_checkpoint', 'run_tokenizer',
-           'check_resume', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog', 'start_wandb', 'check_finite',
-           'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train', 'main']
+           'read_eval_tasks', 'check_resume', 'model_and_optimizer', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog',
+           'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample',
+           'finish', 'train', 'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -219,7 +218,7 @@ def new_model_args(cfg: TrainConfig, # the model's shape knobs
     vocab_size = meta['vocab_size']
     if meta['tokenizer'] != 'char': vocab_size = (vocab_size + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
-                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact',   # exact GELU: faster on CPU
+                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu=cfg.gelu,
                 **{k: getattr(cfg, k) for k in modern_choices(cfg)})
 
 def build_model(cfg: TrainConfig, # init_from and the model's shape knobs
@@ -392,10 +391,19 @@ def run_tokenizer(cfg: TrainConfig, # dataset, init_from
         return tok
     if ckpt is not None: base = tokenizer_from_meta(ckpt['tokenizer'])
     elif cfg.init_from in GPT2_SIZES: base = GPT2Tokenizer()
-    elif cfg.init_from != 'scratch': base = tokenizer_from_hf(cfg.init_from)
+    elif cfg.init_from != 'scratch':
+        from nanogpt.export import tokenizer_from_hf   # a Hugging Face folder's own tokenizer (chapter 06)
+        base = tokenizer_from_hf(cfg.init_from)
     else: raise UserError(f"dataset '{cfg.dataset}' holds conversations, for finetuning a pretrained model: give --init_from=a "
                           f"checkpoint (or its folder), a Hugging Face GPT-2 folder or gpt2")
     return base if isinstance(base, ChatTokenizer) else ChatTokenizer(base)
+
+def read_eval_tasks(path: str, # --eval_tasks: a .jsonl file of questions or passages, or '' for none
+                   ) -> tuple | None:
+    "(task, examples) of --eval_tasks, read by chapter 13's `read_task`; None without it."
+    if not path: return None
+    from nanogpt.predict import read_task   # prediction (and sampling) load only for a run that asks for tasks
+    return read_task(path)
 
 def check_resume(cfg: TrainConfig, # this run's knobs
                  ckpt: dict, # out_dir/ckpt.pt
@@ -410,8 +418,19 @@ def check_resume(cfg: TrainConfig, # this run's knobs
                         + (f" on {was.get('lora_targets')}" if was.get('lora_rank') else '') +
                         f": resume with the same --lora_rank and --lora_targets")
 
-
 # %% ../nbs/04_training_loop.ipynb #04a1000e
+def model_and_optimizer(cfg: TrainConfig, # the seed, the model's and the optimizer's knobs
+                        meta: dict, # the tokenizer the run reads its data with
+                        ckpt: dict | None, # as `init_checkpoint` returns it
+                        device: torch.device, dtype: torch.dtype, # where it trains, and in what
+                       ) -> tuple[GPT, dict, torch.optim.Optimizer, torch.amp.GradScaler]:
+    "The model of `build_model` from the seed, placed on `device`, its `GPTConfig` arguments, its optimizer and gradient scaler."
+    torch.manual_seed(cfg.seed)
+    raw_model, model_args = build_model(cfg, meta, ckpt)
+    place_model(raw_model, cfg, device)
+    optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
+    return raw_model, model_args, optimizer, scaler
+
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
               device: torch.device, # this process's device
@@ -425,13 +444,10 @@ def start_run(cfg: TrainConfig, # every knob
     tok = run_tokenizer(cfg, meta, ckpt)
     batches, eval_batches, val_bytes_per_token = load_data(cfg, meta, tok, world, device)
     if cfg.init_from == 'resume': check_resume(cfg, ckpt)
-    torch.manual_seed(cfg.seed)
-    raw_model, model_args = build_model(cfg, tok.to_meta(), ckpt)
-    place_model(raw_model, cfg, device)
-    optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
+    raw_model, model_args, optimizer, scaler = model_and_optimizer(cfg, tok.to_meta(), ckpt, device, dtype)
     run = Run(cfg, world, device, dtype, tok, batches, eval_batches, raw_model, model_args, optimizer, scaler,
               val_bytes_per_token=val_bytes_per_token,
-              tasks=read_task(cfg.eval_tasks) if cfg.eval_tasks else None)
+              tasks=read_eval_tasks(cfg.eval_tasks))
     if cfg.init_from == 'resume': restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
@@ -501,6 +517,7 @@ def evaluate_tasks(run: Run, # its tasks, model and autocast context
                   ) -> dict:
     "The summary of --eval_tasks (chapter 13) as metrics, e.g. {'choose_acc': ..., 'choose_acc_norm': ...}; {} without it."
     if not run.tasks: return {}
+    from nanogpt.predict import run_task, summarize   # loaded already by `read_eval_tasks`
     task, examples = run.tasks   # every process answers them all: under FSDP, each forward pass needs every process
     with run.ctx: results = run_task(run.raw_model, run.tok, task, examples, run.cfg.batch_size, path=run.cfg.eval_tasks)
     return {f'{task}_{k}': v for k, v in summarize(task, results).items() if k not in ('summary', 'count')}
@@ -573,13 +590,13 @@ def train_loop(run: Run, # as `start_run` built it
 def final_sample(run: Run, # a trained run
                  n: int, # tokens to sample
                 ) -> str:
-    "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text; a chat model answers a held-out question."
+    "`n` tokens sampled from the trained model (the commands' `TEMPERATURE` and `TOP_K`), from the start of a text; a chat model answers a held-out question."
     tok = run.tok
     if isinstance(tok, ChatTokenizer): start = render_prompt(chat_prompt(Path(run.cfg.data_dir)/run.cfg.dataset), tok)
     else: start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
     g = torch.Generator(device=run.device).manual_seed(run.cfg.seed)
     run.raw_model.eval()
-    with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=0.8, top_k=200, generator=g)
+    with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=TEMPERATURE, top_k=TOP_K, generator=g)
     if isinstance(tok, ChatTokenizer):   # the question and the answer, up to its <|end|>
         text = tok.decode(out[0].tolist()); end = text.find(END, len(tok.decode(start)))
         return text[:end] if end >= 0 else text

@@ -33,8 +33,8 @@ __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', '
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
            'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'init_checkpoint', 'run_tokenizer',
            'read_eval_tasks', 'check_resume', 'model_and_optimizer', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog',
-           'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample',
-           'finish', 'train', 'main']
+           'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'describe_run', 'evaluate',
+           'train_loop', 'final_sample', 'finish', 'train', 'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -538,6 +538,31 @@ def save_due_checkpoints(run: Run, # the run, at its current iteration
     out_dir = Path(cfg.out_dir)
     save_checkpoint(out_dir/'ckpt.pt', state, [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{run.iter_num:06d}.pt'] * kept)
 
+# %% ../nbs/04_training_loop.ipynb #4a0e1c0e
+def describe_run(run: Run, # as `start_run` built it
+                 tokens_per_iter: int, # tokens in one optimizer step, over all processes
+                ) -> str:
+    "The line a run opens with: its size, device and precision, LoRA, processes, tokens per step, where it resumes."
+    cfg = run.cfg
+    return (f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
+            + (f", {lora_sizes(run.raw_model)['trainable']:,} of them trained (LoRA, rank {cfg.lora_rank})" if cfg.lora_rank else '')
+            + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
+            + (f', resuming at iteration {run.iter_num}' if run.resumed else ''))
+
+def evaluate(run: Run, # as `start_run` built it
+             log: RunLog, # where the line and the event go
+             lr: float, # this iteration's learning rate, for the event
+            ) -> dict:
+    "Estimate both losses (and answer --eval_tasks), log them, and stop the run if the val loss is not finite."
+    losses = estimate_loss(run.model, run.eval_batches, run.cfg.eval_iters, run.ctx)   # every process evaluates its share
+    bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
+    answers = evaluate_tasks(run)                   # chapter 13's accuracy on --eval_tasks, if given
+    log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)"
+             + ''.join(f', {k} {v:.4f}' for k, v in answers.items()))
+    log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
+    check_finite(losses['val'], run.iter_num)
+    return losses
+
 # %% ../nbs/04_training_loop.ipynb #04a1000c
 def train_loop(run: Run, # as `start_run` built it
                log: RunLog, # where lines and events go
@@ -546,10 +571,7 @@ def train_loop(run: Run, # as `start_run` built it
     "Train to max_iters (or until `stop` is requested); returns the last loss estimates and whether a signal stopped it."
     cfg, start, losses = run.cfg, run.iter_num, {}
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
-    log.line(f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
-             + (f", {lora_sizes(run.raw_model)['trainable']:,} of them trained (LoRA, rank {cfg.lora_rank})" if cfg.lora_rank else '')
-             + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
-             + (f', resuming at iteration {start}' if run.resumed else ''))
+    log.line(describe_run(run, tokens_per_iter))
     step_time, steps_timed, t_start = 0.0, 0, time.perf_counter()
     while True:
         lr = get_lr(run.iter_num, cfg)                      # this iteration's learning rate
@@ -557,14 +579,7 @@ def train_loop(run: Run, # as `start_run` built it
         # every eval_interval iterations and at the end: estimate the losses (not again right after a resume)
         evaluated = ((run.iter_num % cfg.eval_interval == 0 or run.iter_num == cfg.max_iters)
                      and (run.iter_num > start or not run.resumed or cfg.eval_only))
-        if evaluated:
-            losses = estimate_loss(run.model, run.eval_batches, cfg.eval_iters, run.ctx)   # every process evaluates its share
-            bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
-            answers = evaluate_tasks(run)                   # chapter 13's accuracy on --eval_tasks, if given
-            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)"
-                     + ''.join(f', {k} {v:.4f}' for k, v in answers.items()))
-            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
-            check_finite(losses['val'], run.iter_num)
+        if evaluated: losses = evaluate(run, log, lr)
         done = cfg.eval_only or run.iter_num >= cfg.max_iters
         # SIGTERM or Ctrl-C on any process: in a torchrun job asking is a collective, so only every log_interval iterations
         stopped = not done and (run.iter_num % cfg.log_interval == 0 or not run.world.distributed) and stop.requested()

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
 from .config import TrainConfig, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli, synchronize
 from .distributed import World
 from .model import GPT
-from .train import Batches, build_model, ensure_dataset, make_optimizer, place_model, prepare_device, train_step, wrap_model
+from .train import Batches, ensure_dataset, init_checkpoint, model_and_optimizer, prepare_device, train_step, wrap_model
 
 # %% auto #0
 __all__ = ['GPU_PEAKS', 'flops_per_token', 'gpu_peak', 'cpu_peak', 'device_peak', 'BenchConfig', 'bench', 'time_to_first_step',
@@ -87,7 +86,6 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
     cfg.validate()
     device = resolve_device(cfg.device); dtype = resolve_dtype(cfg.dtype, device)
     prepare_device(device)
-    torch.manual_seed(cfg.seed)
     if cfg.real_data:
         meta = ensure_dataset(cfg)
         batches = Batches(Path(cfg.data_dir)/cfg.dataset/'train.bin', cfg.batch_size, cfg.block_size, device, cfg.seed)
@@ -95,10 +93,8 @@ def bench(cfg: BenchConfig, # the training knobs, and how long to time
         meta = {'tokenizer': 'gpt2', 'vocab_size': 50257}
         tokens = np.random.default_rng(cfg.seed).integers(0, 50257, 4 * cfg.batch_size * (cfg.block_size + 1), dtype=np.uint16)
         batches = Batches(tokens, cfg.batch_size, cfg.block_size, device, cfg.seed)
-    ckpt = load_checkpoint(Path(cfg.out_dir)/'ckpt.pt') if cfg.init_from == 'resume' else None   # its architecture
-    model, _ = build_model(cfg, meta, ckpt)      # as training builds it, places it and wraps it: one process
-    place_model(model, cfg, device)
-    optimizer, scaler = make_optimizer(model, cfg, device, dtype)
+    ckpt = init_checkpoint(cfg)                  # its architecture (and weights), to resume or finetune
+    model, _, optimizer, scaler = model_and_optimizer(cfg, meta, ckpt, device, dtype)   # as training builds them: one process
     _, step_model = wrap_model(model, cfg, device, World())
     ctx = autocast(device, dtype)
     step = lambda: train_step(step_model, optimizer, scaler, batches, cfg.gradient_accumulation_steps, ctx, cfg.grad_clip)

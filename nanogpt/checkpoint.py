@@ -18,8 +18,8 @@ from .model import GPT
 from .modern import build_gpt
 
 # %% auto #0
-__all__ = ['write_error', 'atomic_write', 'link_or_copy', 'save_checkpoint', 'load_checkpoint', 'model_from_checkpoint',
-           'StopFlag', 'stop_on_signals']
+__all__ = ['write_error', 'fsync_path', 'put_in_place', 'atomic_replace', 'atomic_write', 'link_or_copy', 'save_checkpoint',
+           'load_checkpoint', 'model_from_checkpoint', 'StopFlag', 'stop_on_signals']
 
 # %% ../nbs/12_checkpoints.ipynb #fdd2d37d
 def write_error(path: Path, # the file that was being written
@@ -39,35 +39,49 @@ def write_error(path: Path, # the file that was being written
     else: why, fix = reason, ''
     return UserError(f'could not write {path}: {why}; {kept}{fix}')
 
-def atomic_write(path, # the file to write (replaced only when the new one is complete)
-                 write, # `write(f)` writes the contents to the binary file object `f`
+def fsync_path(path, # a file, or a folder
+              ):
+    "Flush a file's contents, or a folder's names, to the disk."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def put_in_place(tmp, # a complete file, beside `path`
+                 path, # the name it should have
                 ):
-    "Call `write(f)` on a temporary file, flush it to disk, then rename it to `path` (all or nothing)."
+    "Flush `tmp` to the disk, rename it to `path` (atomic within a folder), then flush the folder so the rename survives a power cut too."
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError): fsync_path(Path(path).parent)   # some systems cannot flush a folder
+
+@contextlib.contextmanager
+def atomic_replace(path, # the file to create or replace, all at once
+                  ):
+    "Yield a temporary name beside `path` to create the new file under; `put_in_place` when the block ends. On an error the temporary file goes, `path` is as it was, and a write the disk refused becomes a `UserError`."
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')
+    tmp.unlink(missing_ok=True)   # a leftover from a crash, perhaps another name for a file we keep
     try:
-        with open(tmp, 'wb') as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
+        yield tmp
+        put_in_place(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if (user_error := write_error(path, e)) is None: raise
         raise user_error from None
 
+def atomic_write(path, # the file to write (replaced only when the new one is complete)
+                 write, # `write(f)` writes the contents to the binary file object `f`
+                ):
+    "Call `write(f)` on a temporary file, then put it in place with `atomic_replace` (all or nothing)."
+    with atomic_replace(path) as tmp, open(tmp, 'wb') as f: write(f)
+
 def link_or_copy(src, # an existing file
                  dst, # the other name it should have (replaced atomically)
                 ):
     "Make `dst` name the same file as `src` (a hard link; a copy where links are not supported), atomically."
-    src, dst = Path(src), Path(dst)
-    tmp = dst.with_name(dst.name + '.tmp')
-    tmp.unlink(missing_ok=True)
-    try:
+    with atomic_replace(dst) as tmp:
         try: os.link(src, tmp)
         except OSError: shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise write_error(dst, e) from None
 
 # %% ../nbs/12_checkpoints.ipynb #6b803428
 def save_checkpoint(path, # the checkpoint file

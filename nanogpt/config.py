@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
-import yaml
-from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'knob', 'coerce', 'find_config', 'load_yaml', 'help_text',
@@ -78,6 +76,7 @@ def find_config(path, # a YAML file: as given, or `config/NAME.yml` from any fol
 def load_yaml(path, # a YAML file of `key: value` lines
              ) -> dict:
     "Read a YAML config file (or a preset, see `find_config`) into a dict, with clear errors for the usual mistakes."
+    import yaml   # here, not at the top: the model and the tokenizer import this module and read no YAML
     p = find_config(path)
     if not p.is_file():
         hint = ''
@@ -181,6 +180,7 @@ def progress(total: int | None, # the count at the end (None: unknown)
              show: bool = True, # False: never draw (a short job)
             ):
     "A tqdm progress bar on stderr when that is a terminal and `show`; silent otherwise."
+    from tqdm.auto import tqdm   # loaded by the commands that draw a bar, not by every importer of the config
     return tqdm(total=total, initial=initial, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True,
                 disable=not (show and sys.stderr.isatty()))
 
@@ -206,33 +206,14 @@ class RunKnobs:
 @dataclass
 class TrainConfig(RunKnobs):
     "Every knob of `python -m nanogpt.train`: nanoGPT's names, defaults sized for the main job."
-    # I/O
-    out_dir: str = knob('out', 'directory for checkpoints, metrics.jsonl and loss.png')
-    eval_interval: int = knob(250, 'estimate train/val loss (and maybe checkpoint) every this many iterations')
-    log_interval: int = knob(50, 'print and record the training loss every this many iterations')
-    eval_iters: int = knob(50, 'batches per split averaged by each loss estimate')
-    eval_only: bool = knob(False, 'estimate the loss once and exit (no training)')
-    eval_tasks: str = knob('', 'also answer this multiple-choice or last-word .jsonl file at every evaluation (chapter 13)')
-    always_save_checkpoint: bool = knob(True, 'write out_dir/ckpt.pt at every eval (true) or only when val loss improves (false); best.pt always holds the best')
-    ckpt_interval: int = knob(0, 'also keep out_dir/ckpt_<iter>.pt every this many iterations (0: never)')
+    # model: the shape of a new model (a checkpoint or OpenAI's weights bring their own)
     init_from: str = knob('scratch', "'scratch' (new model), 'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights), a Hugging Face GPT-2 folder, or a checkpoint to finetune (a ckpt.pt, or the folder holding it)")
-    # logging
-    wandb_log: bool = knob(False, 'also log to Weights & Biases (needs `pip install wandb`)')
-    wandb_project: str = knob('owt', 'wandb project name')
-    wandb_run_name: str = knob('gpt2', 'wandb run name')
-    # data
-    dataset: str = knob('shakespeare_char', 'dataset name: data_dir/<dataset>/{train,val}.bin')
-    data_dir: str = knob('data', 'folder holding prepared datasets')
-    chat_loss: str = knob('assistant', "on a chat dataset, train on 'assistant' tokens only, or on 'all' (held-out losses: the assistant's)")
-    gradient_accumulation_steps: int = knob(1, 'micro-batches per optimizer step (a global count, divided by the world size)')
-    batch_size: int = knob(16, 'sequences per micro-batch')
-    block_size: int = knob(128, 'context length in tokens')
-    # model
     n_layer: int = knob(4, 'transformer blocks')
     n_head: int = knob(4, 'attention heads per block')
     n_embd: int = knob(128, 'embedding width (a multiple of n_head)')
     dropout: float = knob(0.0, 'dropout probability (0 for pretraining, 0.1+ for finetuning)')
     bias: bool = knob(False, 'biases in Linear and LayerNorm layers (GPT-2 has them)')
+    gelu: str = knob('exact', "a new model's GELU: 'exact' (erf; nanoGPT's, and faster on the CPU) or 'tanh' (GPT-2's)")
     # modern architecture (chapter 08); all off: GPT-2
     rotary: bool = knob(False, 'rotary position embeddings instead of learned ones')
     rmsnorm: bool = knob(False, 'RMSNorm instead of LayerNorm')
@@ -242,32 +223,51 @@ class TrainConfig(RunKnobs):
     zero_init: bool = knob(False, 'projections into the residual stream (and an untied head) start at zero')
     softcap: float = knob(0.0, 'squash the logits into (-softcap, softcap) with tanh (0: off)')
     x0_scalars: bool = knob(False, "learned per-block mix of the residual stream and the embeddings")
-    # AdamW
+    # data
+    dataset: str = knob('shakespeare_char', 'dataset name: data_dir/<dataset>/{train,val}.bin')
+    data_dir: str = knob('data', 'folder holding prepared datasets')
+    chat_loss: str = knob('assistant', "on a chat dataset, train on 'assistant' tokens only, or on 'all' (held-out losses: the assistant's)")
+    batch_size: int = knob(16, 'sequences per micro-batch')
+    block_size: int = knob(128, 'context length in tokens')
+    gradient_accumulation_steps: int = knob(1, 'micro-batches per optimizer step (a global count, divided by the world size)')
+    # optimizer
+    optimizer: str = knob('adamw', "'adamw', or 'muon': Muon for the blocks' matrices, AdamW for the rest (chapter 08)")
     learning_rate: float = knob(2e-3, 'peak learning rate')
-    max_iters: int = knob(3000, 'total optimizer steps')
     weight_decay: float = knob(0.1, 'AdamW weight decay (matrices only)')
     beta1: float = knob(0.9, 'AdamW beta1')
     beta2: float = knob(0.99, 'AdamW beta2')
     grad_clip: float = knob(1.0, 'clip the gradient norm at this value (0 disables)')
-    # learning-rate schedule
-    optimizer: str = knob('adamw', "'adamw', or 'muon': Muon for the blocks' matrices, AdamW for the rest (chapter 08)")
     muon_lr: float = knob(0.02, "Muon's peak learning rate (follows the same schedule)")
     muon_momentum: float = knob(0.95, "Muon's Nesterov momentum")
+    # learning-rate schedule
+    max_iters: int = knob(3000, 'total optimizer steps')
     decay_lr: bool = knob(True, 'warm up then decay the learning rate (false: constant)')
     lr_schedule: str = knob('cosine', "'cosine' decay, or 'wsd': warmup, stable, then linear decay over the last cooldown_frac")
-    cooldown_frac: float = knob(0.3, "the fraction of lr_decay_iters that 'wsd' spends decaying")
     warmup_iters: int = knob(100, 'linear warmup steps')
     lr_decay_iters: int = knob(3000, 'step at which the cosine reaches min_lr (about max_iters)')
     min_lr: float = knob(2e-4, 'final learning rate (about learning_rate/10)')
+    cooldown_frac: float = knob(0.3, "the fraction of lr_decay_iters that 'wsd' spends decaying")
     # LoRA (chapter 18)
     lora_rank: int = knob(0, "train a rank-r update of the blocks' linear layers instead of every weight (0: train every weight)")
     lora_alpha: float = knob(16.0, 'LoRA updates are scaled by lora_alpha / lora_rank')
     lora_targets: str = knob('c_attn,c_proj,c_fc', "the blocks' linear layers LoRA adapts, comma-separated ('c_proj': both; 'attn.c_proj': one)")
+    # evaluation, logging and checkpoints
+    out_dir: str = knob('out', 'directory for checkpoints, metrics.jsonl and loss.png')
+    eval_interval: int = knob(250, 'estimate train/val loss (and maybe checkpoint) every this many iterations')
+    eval_iters: int = knob(50, 'batches per split averaged by each loss estimate')
+    eval_only: bool = knob(False, 'estimate the loss once and exit (no training)')
+    eval_tasks: str = knob('', 'also answer this multiple-choice or last-word .jsonl file at every evaluation (chapter 13)')
+    log_interval: int = knob(50, 'print and record the training loss every this many iterations')
+    always_save_checkpoint: bool = knob(True, 'write out_dir/ckpt.pt at every eval (true) or only when val loss improves (false); best.pt always holds the best')
+    ckpt_interval: int = knob(0, 'also keep out_dir/ckpt_<iter>.pt every this many iterations (0: never)')
+    sample_tokens: int = knob(300, 'print a sample of this many tokens when training ends (0: none)')
+    wandb_log: bool = knob(False, 'also log to Weights & Biases (needs `pip install wandb`)')
+    wandb_project: str = knob('owt', 'wandb project name')
+    wandb_run_name: str = knob('gpt2', 'wandb run name')
     # system
     backend: str = knob('nccl', "torch.distributed backend for multi-process runs ('nccl' or 'gloo')")
     fsdp: bool = knob(False, 'under torchrun, shard parameters, gradients and optimizer state over the processes (FSDP) instead of DDP')
     activation_checkpointing: bool = knob(False, "recompute each block's activations in the backward pass: less memory, about 1/3 more compute")
-    sample_tokens: int = knob(300, 'print a sample of this many tokens when training ends (0: none)')
 
     def validate(self):
         "Raise `UserError` for values out of range or knobs that contradict each other."
@@ -289,6 +289,7 @@ class TrainConfig(RunKnobs):
         _check(self.init_from in ('scratch', 'resume', *GPT2_SIZES) or Path(self.init_from).exists(),
                f"init_from must be scratch, resume, {', '.join(GPT2_SIZES)}, a folder holding a Hugging Face GPT-2 "
                f"or a checkpoint (got '{self.init_from}', which does not exist)")
+        _check(self.gelu in ('exact', 'tanh'), f"gelu must be 'exact' or 'tanh' (got '{self.gelu}')")
         _check(self.chat_loss in ('assistant', 'all'), f"chat_loss must be 'assistant' or 'all' (got '{self.chat_loss}')")
         _check(self.lora_rank >= 0, f'lora_rank must not be negative (got {self.lora_rank})')
         _check(self.lora_alpha > 0, f'lora_alpha must be above 0 (got {self.lora_alpha})')

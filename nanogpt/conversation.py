@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .checkpoint import atomic_write
 from .config import UserError
-from .tokenizer import gpt2_files, tokenizer_from_meta
+from .tokenizer import tokenizer_from_meta
 
 # %% auto #0
 __all__ = ['ROLES', 'END', 'SPECIAL_TOKENS', 'NUMBERS', 'SPEAKER', 'CHAT_PREPARERS', 'CHAT_TEMPLATE', 'role_token',
@@ -449,6 +449,7 @@ def chat_tokenizer_hf(tok: ChatTokenizer, # our chat tokenizer
         hf = bpe_tokenizer_hf(tok.base, block_size)
     else:
         from transformers import GPT2TokenizerFast
+        from nanogpt.hub import gpt2_files
         folder = Path(tempfile.mkdtemp())
         try:
             shutil.copy(gpt2_files()/'encoder.json', folder/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', folder/'merges.txt')

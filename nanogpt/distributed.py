@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_ddp.ipynb #a3a88afb
 from __future__ import annotations
-import functools, gc, os
+import gc, os, types
 from dataclasses import dataclass
 
 import torch
@@ -16,12 +16,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.checkpoint import checkpoint
 
 from .config import UserError, resolve_device
-from .model import Block
 
 # %% auto #0
-__all__ = ['CheckpointedBlock', 'World', 'process_group_backend', 'init_distributed', 'shutdown_distributed', 'all_reduce',
-           'barrier', 'broadcast', 'any_process', 'wrap_ddp', 'set_gradient_sync', 'full_state', 'load_full_state',
-           'shard_model', 'checkpointed', 'use_activation_checkpointing']
+__all__ = ['World', 'process_group_backend', 'init_distributed', 'shutdown_distributed', 'all_reduce', 'barrier', 'broadcast',
+           'any_process', 'wrap_ddp', 'set_gradient_sync', 'full_state', 'load_full_state', 'shard_model',
+           'checkpointed_forward', 'use_activation_checkpointing']
 
 # %% ../nbs/05_ddp.ipynb #fb69739c
 @dataclass
@@ -129,18 +128,15 @@ def shard_model(model: torch.nn.Module, # a GPT, on the CPU
     for block in model.transformer.h: fully_shard(block, mesh=mesh)   # moves the block to the device, keeps a shard
     return fully_shard(model, mesh=mesh)
 
-@functools.cache
-def checkpointed(block_class: type, # a transformer block class (`Block`, or one of chapter 08's)
-                ) -> type:
-    "A subclass of `block_class` that keeps only its input for the backward pass and runs again to get the rest."
-    def forward(self, x, *args): # (B, T, n_embd) the residual stream, then the block's own arguments
-        if not torch.is_grad_enabled(): return block_class.forward(self, x, *args)
-        return checkpoint(block_class.forward, self, x, *args, use_reentrant=False)
-    return type(f'Checkpointed{block_class.__name__}', (block_class,), {'forward': forward, '__doc__': checkpointed.__doc__})
+def checkpointed_forward(self: torch.nn.Module, # a transformer block (`Block`, or one of chapter 08's)
+                         x, *args, # (B, T, n_embd) the residual stream, then the block's own arguments
+                        ):
+    "The forward pass of the block's class, keeping only its inputs for the backward pass, which runs it again."
+    forward = type(self).forward
+    if not torch.is_grad_enabled(): return forward(self, x, *args)
+    return checkpoint(forward, self, x, *args, use_reentrant=False)
 
-CheckpointedBlock = checkpointed(Block)
-
-def use_activation_checkpointing(model: torch.nn.Module, # a GPT
+def use_activation_checkpointing(model: torch.nn.Module, # a GPT or ModernGPT
                                 ):
-    "Recompute each block's activations in the backward pass instead of keeping them (in place)."
-    for block in model.transformer.h: block.__class__ = checkpointed(type(block))
+    "Recompute each block's activations in the backward pass instead of keeping them (in place: each block's own `forward`)."
+    for block in model.transformer.h: block.forward = types.MethodType(checkpointed_forward, block)

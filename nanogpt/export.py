@@ -10,11 +10,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import fsync_path, load_checkpoint, model_from_checkpoint
 from .config import UserError, knob, parse_args, run_cli
-from .model import CONV1D, HF_BUFFERS, GPT
+from .hub import CONV1D, HF_BUFFERS, gpt2_files
+from .model import GPT
 from .modern import modern_choices
-from .tokenizer import EOT, BPETokenizer, CharTokenizer, GPT2Tokenizer, gpt2_files, tokenizer_from_meta
+from .tokenizer import EOT, BPETokenizer, CharTokenizer, GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
 __all__ = ['to_hf', 'char_tokenizer_hf', 'bpe_tokenizer_hf', 'tokenizer_from_hf', 'ExportConfig', 'export', 'main']
@@ -123,10 +124,11 @@ def export(out_dir, # the training run's folder
             shutil.copy(gpt2_files()/'encoder.json', tmp/'vocab.json'); shutil.copy(gpt2_files()/'vocab.bpe', tmp/'merges.txt')
         elif bpe: bpe_tokenizer_hf(tok, hf.config.n_positions).save_pretrained(tmp)   # its own tokenizer.json (chapter 20)
         else: char_tokenizer_hf(tok.itos, hf.config.n_positions).save_pretrained(tmp)
-        for f in tmp.iterdir(): f.chmod(0o666 & ~umask)
-        tmp.chmod(0o777 & ~umask)
+        for f in tmp.iterdir(): f.chmod(0o666 & ~umask); fsync_path(f)   # on the disk before the folder gets its name
+        tmp.chmod(0o777 & ~umask); fsync_path(tmp)
         if hf_dir.exists(): hf_dir.rmdir()
         os.replace(tmp, hf_dir)
+        fsync_path(hf_dir.parent)
     except BaseException as e:   # a full disk, Ctrl-C: no half-written folder stays behind
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, (OSError, SafetensorError)):

@@ -4,20 +4,18 @@
 
 # %% ../nbs/03_gpt_block.ipynb #c4976a21
 from __future__ import annotations
-import math, os, urllib.error, urllib.request
+import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import CausalSelfAttention, KVCache
-from .config import GPT2_SIZES, UserError
+from .config import UserError
 
 # %% auto #0
-__all__ = ['CONV1D', 'HF_BUFFERS', 'GPTConfig', 'MLP', 'Block', 'GPT', 'top_k_filter', 'hub_offline', 'hub_reachable',
-           'load_hf_gpt2']
+__all__ = ['TEMPERATURE', 'TOP_K', 'GPTConfig', 'MLP', 'Block', 'GPT', 'top_k_filter']
 
 # %% ../nbs/03_gpt_block.ipynb #1bd09157
 @dataclass
@@ -157,18 +155,14 @@ class GPT(nn.Module):
                         dropout: float = 0.0, # for finetuning
                        ) -> GPT:
         "A GPT with OpenAI's GPT-2 weights, or those of a local Hugging Face GPT-2 folder."
-        hf = load_hf_gpt2(str(name_or_path))
-        c = hf.config
-        if c.activation_function not in ('gelu_new', 'gelu_pytorch_tanh', 'gelu') or c.n_inner not in (None, 4 * c.n_embd):
-            raise UserError(f'{name_or_path}: unsupported GPT-2 variant (activation {c.activation_function}, n_inner {c.n_inner})')
-        model = cls(GPTConfig(block_size=c.n_positions, vocab_size=c.vocab_size, n_layer=c.n_layer, n_head=c.n_head,
-                              n_embd=c.n_embd, dropout=dropout, bias=True,
-                              gelu='exact' if c.activation_function == 'gelu' else 'tanh'))
-        ours, theirs = model.state_dict(), {k: v for k, v in hf.state_dict().items() if not k.endswith(HF_BUFFERS)}
+        from nanogpt.hub import gpt2_weights   # transformers and the network (chapter 21), only when weights are asked for
+        args, theirs = gpt2_weights(str(name_or_path))   # GPTConfig's arguments, and the weights in our layout
+        model = cls(GPTConfig(**args, dropout=dropout))
+        ours = model.state_dict()
         if set(ours) != set(theirs):
             raise UserError(f'{name_or_path}: weights do not match a GPT-2 (e.g. {sorted(set(ours) ^ set(theirs))[:3]})')
         with torch.no_grad():
-            for k, v in theirs.items(): ours[k].copy_(v.t() if k.endswith(CONV1D) else v)   # Conv1D: (in, out)
+            for k, v in theirs.items(): ours[k].copy_(v)
         return model
 
     def crop_block_size(self, block_size: int, # the new, shorter context
@@ -180,6 +174,8 @@ class GPT(nn.Module):
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
 
 # %% ../nbs/03_gpt_block.ipynb #3a0e1c0b
+TEMPERATURE, TOP_K = 0.8, 200   # the sampling defaults of every command that generates (nanoGPT's sample.py)
+
 def top_k_filter(logits: torch.Tensor, # (B, V)
                  top_k: int | None, # how many to keep (None or 0: all)
                 ) -> torch.Tensor:
@@ -187,39 +183,3 @@ def top_k_filter(logits: torch.Tensor, # (B, V)
     if not top_k: return logits
     kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
     return logits.masked_fill(logits < kth, float('-inf'))
-
-# %% ../nbs/03_gpt_block.ipynb #8eea66b8
-CONV1D = ('attn.c_attn.weight', 'attn.c_proj.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight')   # stored (in, out)
-HF_BUFFERS = ('.attn.bias', '.attn.masked_bias')   # causal masks some transformers versions store
-
-def hub_offline() -> bool:
-    "Is `HF_HUB_OFFLINE` set to a true value, as the Hugging Face libraries read it?"
-    return os.environ.get('HF_HUB_OFFLINE', '').strip().upper() in ('1', 'ON', 'YES', 'TRUE')
-
-def hub_reachable(timeout: float = 5, # seconds to wait for an answer
-                 ) -> bool:
-    "Does the Hugging Face hub (or `HF_ENDPOINT`) answer at all? Any HTTP status counts."
-    url = os.environ.get('HF_ENDPOINT', 'https://huggingface.co')
-    try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close()
-    except urllib.error.HTTPError: pass
-    except (OSError, ValueError): return False
-    return True
-
-def load_hf_gpt2(name_or_path: str, # a GPT-2 size ('gpt2', ...) or a local Hugging Face GPT-2 folder
-                ):
-    "A transformers `GPT2LMHeadModel` from a local folder, the local cache or the hub; fails fast and clearly offline."
-    if not Path(name_or_path).is_dir() and name_or_path not in GPT2_SIZES:
-        raise UserError(f"'{name_or_path}' is neither a GPT-2 size ({', '.join(GPT2_SIZES)}) nor a folder "
-                        "with a Hugging Face GPT-2 (config.json + weights)")
-    try: from transformers import GPT2LMHeadModel
-    except ImportError: raise UserError('loading GPT-2 weights needs transformers: pip install transformers') from None
-    try:
-        if Path(name_or_path).is_dir(): return GPT2LMHeadModel.from_pretrained(name_or_path)
-        try: return GPT2LMHeadModel.from_pretrained(name_or_path, local_files_only=True)   # cached earlier
-        except OSError: pass
-        if hub_offline() or not hub_reachable():
-            raise UserError(f"cannot download '{name_or_path}': the Hugging Face hub is unreachable. Offline, point "
-                            f"init_from at a local folder holding a Hugging Face GPT-2 (config.json + model.safetensors)")
-        return GPT2LMHeadModel.from_pretrained(name_or_path)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot load GPT-2 weights from '{name_or_path}': {str(e).splitlines()[0]}") from None

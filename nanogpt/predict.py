@@ -4,14 +4,14 @@
 
 # %% ../nbs/13_predict.ipynb #7fe3beb9
 from __future__ import annotations
-import json, math, os, re, sys, urllib.request
+import json, math, re, sys, urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_replace, atomic_write
 from .config import UserError, knob, parse_args, progress, run_cli
 from .model import GPT
 from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options, setup
@@ -296,12 +296,9 @@ def prepare_eval_set(name: str, # one of `EVAL_SETS`
         source = url
     out = Path(data_dir)/name/'val.jsonl'
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name('val.jsonl.part')
-    part.write_text(text, encoding='utf-8')
-    if not input:                                     # a download is checked before it replaces anything
-        try: n = len(read(part))
-        except BaseException: part.unlink(); raise
-    os.replace(part, out)
+    with atomic_replace(out) as part:
+        part.write_text(text, encoding='utf-8')
+        if not input: n = len(read(part))             # a download is checked before it replaces anything
     return {'name': name, 'task': task, 'path': str(out), 'examples': n, 'source': source}
 
 # %% ../nbs/13_predict.ipynb #1d01cd70

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 import nanogpt
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, put_in_place
 from .compat import nanogpt_dataset_meta
 from .config import UserError, knob, parse_args, progress, run_cli, split_args
-from .model import hub_offline, hub_reachable
 from .tokenizer import CharTokenizer, GPT2Tokenizer, tokenizer_from_meta, train_bpe
 
 # %% auto #0
@@ -55,7 +54,7 @@ class DatasetWriter:
         bpe = meta.pop('tokenizer_json', None)              # a learned BPE: its own file, tokenizer.json (chapter 20)
         (self.out/'meta.json').unlink(missing_ok=True)      # an older dataset here is no longer complete
         for s, f in self.files.items():
-            f.flush(); os.fsync(f.fileno()); f.close(); os.replace(self._tmp(s), self.out/f'{s}.bin')
+            f.close(); put_in_place(self._tmp(s), self.out/f'{s}.bin')
         if bpe is not None:
             atomic_write(self.out/'tokenizer.json', lambda f: f.write(bpe.encode()))
             meta['tokenizer_file'] = 'tokenizer.json'
@@ -360,6 +359,7 @@ def prepare_openwebtext(data_dir='data', # write data_dir/openwebtext
     if input: return prepare_corpus('openwebtext', input, data_dir, 'gpt2', text_field, val_fraction, seed, num_proc)
     fix = ('download it where there is a network and pass the files with --input=PATH '
            f'(e.g. hf download {OPENWEBTEXT} --repo-type dataset --local-dir owt, then --input=owt)')
+    from nanogpt.hub import hub_offline, hub_reachable   # the network, for this dataset only (chapter 21)
     if not hub_offline() and not hub_reachable():
         os.environ['HF_HUB_OFFLINE'] = os.environ['HF_DATASETS_OFFLINE'] = '1'   # cache only: no 25 s of retries
     try: from datasets import load_dataset

@@ -16,7 +16,7 @@ from .attention import KVCache
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .export import tokenizer_from_hf
 from .config import GPT2_SIZES, RunKnobs, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli
-from .model import GPT, top_k_filter
+from .model import GPT, TEMPERATURE, TOP_K, top_k_filter
 from .speedups import compile_model
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 
@@ -177,8 +177,8 @@ class SamplingKnobs(RunKnobs):
     out_dir: str = knob('out', 'directory holding ckpt.pt (for init_from=resume)')
     init_from: str = knob('resume', "'resume' (out_dir/ckpt.pt), 'gpt2'...'gpt2-xl' (OpenAI's weights), or a path: checkpoint file, folder with ckpt.pt, local Hugging Face GPT-2 folder")
     max_new_tokens: int = knob(500, 'tokens generated per sample (at most)')
-    temperature: float = knob(0.8, '<1 sharper, >1 more random, 0 greedy')
-    top_k: int = knob(200, 'sample only among the k most likely tokens (0: all)')
+    temperature: float = knob(TEMPERATURE, '<1 sharper, >1 more random, 0 greedy')
+    top_k: int = knob(TOP_K, 'sample only among the k most likely tokens (0: all)')
     top_p: float = knob(1.0, 'nucleus sampling: only the most likely tokens that together reach this probability (1: all)')
     stop: str = knob('', "stop a sample when its text contains this string (\\n, \\t understood; '': none)")
     kv_cache: bool = knob(True, 'use a key/value cache (False: recompute the whole context for every token)')
@@ -298,8 +298,8 @@ def sampling_widget(model: GPT, # the model, in eval mode
     "An ipywidgets panel to sample from `model`: returns (widget, on_generate), the Generate button's callback."
     import ipywidgets as W
     prompt = W.Textarea(value='ROMEO:', description='prompt', layout=W.Layout(width='95%'))
-    temperature = W.FloatSlider(value=0.8, min=0, max=2, step=0.05, description='temperature')
-    top_k = W.IntSlider(value=200, min=0, max=min(500, model.config.vocab_size), description='top_k (0: off)')
+    temperature = W.FloatSlider(value=TEMPERATURE, min=0, max=2, step=0.05, description='temperature')
+    top_k = W.IntSlider(value=TOP_K, min=0, max=min(500, model.config.vocab_size), description='top_k (0: off)')
     top_p = W.FloatSlider(value=1.0, min=0.05, max=1, step=0.05, description='top_p')
     length = W.IntSlider(value=200, min=1, max=2000, description='new tokens')
     button, out = W.Button(description='Generate', button_style='primary'), W.Output()

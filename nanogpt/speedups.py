@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cpu_speed.ipynb #7d8e9fa0
 from __future__ import annotations
-import ctypes, math, os
+import ctypes, math, os, types
 from pathlib import Path
 
 import torch
@@ -13,10 +13,11 @@ import torch.nn.functional as F
 
 from .attention import CausalSelfAttention
 from .model import MLP
+from .modern import ReLU2MLP
 
 # %% auto #0
-__all__ = ['keep_mask', 'keep_scale', 'FastDropout', 'causal_attention_dropout', 'CPUCausalSelfAttention', 'RecomputeGeluMLP',
-           'use_cpu_kernels', 'keep_freed_memory', 'compile_model']
+__all__ = ['MLP_ACTIVATIONS', 'keep_mask', 'keep_scale', 'FastDropout', 'causal_attention_dropout', 'cpu_attend',
+           'recompute_forward', 'use_cpu_kernels', 'keep_freed_memory', 'compile_model']
 
 # %% ../nbs/11_cpu_speed.ipynb #39876281
 def keep_mask(shape, # the shape of the mask
@@ -87,50 +88,63 @@ def causal_attention_dropout(q, k, v, # (B, nh, T, hd) queries, keys and values
     "Causal attention with dropout `p` on the attention weights, in O(T) memory per row block."
     return _CausalAttentionDropout.apply(q, k, v, p, block)
 
-class CPUCausalSelfAttention(CausalSelfAttention):
-    "`CausalSelfAttention` that trains with dropout through `causal_attention_dropout` (no fused CPU kernel has dropout)."
-    def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
+def cpu_attend(self: CausalSelfAttention, # the attention layer (any subclass) this is registered on
+               q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
                attn_mask, # True where attention is allowed, or None
                is_causal, # apply the causal mask
               ):
-        if self.training and self.dropout and is_causal and attn_mask is None:
-            return causal_attention_dropout(q, k, v, self.dropout)
-        return super().attend(q, k, v, attn_mask, is_causal)
+    "A layer's `attend` on the CPU: training with dropout goes through `causal_attention_dropout` (no fused CPU kernel has dropout)."
+    if self.training and self.dropout and is_causal and attn_mask is None:
+        return causal_attention_dropout(q, k, v, self.dropout)
+    return type(self).attend(self, q, k, v, attn_mask, is_causal)   # the class's own
 
 # %% ../nbs/11_cpu_speed.ipynb #5f607182
-class _GeluLinear(torch.autograd.Function):
-    "`linear(gelu(h), weight, bias)`, keeping only `h` for the backward pass, which recomputes `gelu(h)`."
+def _activation(h, kind: str): # kind: 'relu2', or the GELU's 'none' (exact) or 'tanh'
+    "An MLP's activation: ReLU(h)^2 or the GELU."
+    return F.relu(h).square() if kind == 'relu2' else F.gelu(h, approximate=kind)
+
+def _activation_backward(dg, h, kind: str): # dg: the gradient of the activation's output
+    "The gradient of `_activation(h, kind)`'s input."
+    if kind == 'relu2': return dg * F.relu(h).mul_(2)
+    return torch.ops.aten.gelu_backward(dg, h, approximate=kind)
+
+class _ActLinear(torch.autograd.Function):
+    "`linear(activation(h), weight, bias)`, keeping only `h` for the backward pass, which recomputes the activation."
     @staticmethod
-    def forward(ctx, h, weight, bias, approximate: str):
-        ctx.save_for_backward(h, weight); ctx.approximate, ctx.has_bias = approximate, bias is not None
-        return F.linear(F.gelu(h, approximate=approximate), weight, bias)
+    def forward(ctx, h, weight, bias, kind: str):
+        ctx.save_for_backward(h, weight); ctx.kind, ctx.has_bias = kind, bias is not None
+        return F.linear(_activation(h, kind), weight, bias)
     @staticmethod
     def backward(ctx, dy):
         h, weight = ctx.saved_tensors
-        g, dy2 = F.gelu(h, approximate=ctx.approximate), dy.reshape(-1, dy.shape[-1])
-        dh = torch.ops.aten.gelu_backward(dy @ weight, h, approximate=ctx.approximate)
+        g, dy2 = _activation(h, ctx.kind), dy.reshape(-1, dy.shape[-1])
+        dh = _activation_backward(dy @ weight, h, ctx.kind)
         return dh, dy2.t() @ g.reshape(-1, g.shape[-1]), dy2.sum(0) if ctx.has_bias else None, None
 
-class RecomputeGeluMLP(MLP):
-    "`MLP` that keeps only the GELU's input for the backward pass when the activation has `recompute_from` elements or more."
-    recompute_from = 2**23
-    def forward(self, x, # (B, T, n_embd)
-               ):
-        h = self.c_fc(x)
-        if torch.is_grad_enabled() and h.numel() >= self.recompute_from and not torch.is_autocast_enabled(x.device.type):
-            return self.dropout(_GeluLinear.apply(h, self.c_proj.weight, self.c_proj.bias, self.gelu.approximate))
-        return self.dropout(self.c_proj(self.gelu(h)))
+MLP_ACTIVATIONS = {MLP: lambda mlp: mlp.gelu.approximate,   # the MLP classes whose activation `_ActLinear` knows
+                   ReLU2MLP: lambda mlp: 'relu2'}
+
+def recompute_forward(self: MLP, # an MLP of a class in `MLP_ACTIVATIONS`, with a `recompute_from`
+                      x, # (B, T, n_embd)
+                     ):
+    "An MLP's forward pass that keeps only the activation's input for the backward pass when it has `recompute_from` elements or more."
+    size = x.numel() // x.shape[-1] * self.c_fc.out_features   # elements of the activation
+    if not torch.is_grad_enabled() or size < self.recompute_from or torch.is_autocast_enabled(x.device.type):
+        return type(self).forward(self, x)   # the class's own
+    h = self.c_fc(x)
+    return self.dropout(_ActLinear.apply(h, self.c_proj.weight, self.c_proj.bias, MLP_ACTIVATIONS[type(self)](self)))
 
 # %% ../nbs/11_cpu_speed.ipynb #718293ab
-def use_cpu_kernels(model: nn.Module, # a GPT (or any module holding its layers)
-                    recompute_gelu_from: int = 2**23, # recompute the GELU for activations at least this large
+def use_cpu_kernels(model: nn.Module, # a GPT or ModernGPT (or any module holding its layers)
+                    recompute_from: int = 2**23, # recompute the MLP's activation when it is at least this large
                    ) -> nn.Module:
     "Give the model's dropout, attention and MLP layers their fast CPU versions, in place; returns the model."
-    for module in model.modules():
-        if type(module) is nn.Dropout: module.__class__ = FastDropout
-        elif type(module) is CausalSelfAttention: module.__class__ = CPUCausalSelfAttention
-        elif type(module) is MLP and type(module.c_proj) is nn.Linear:   # not under LoRA (chapter 18): the recomputation reads c_proj.weight
-            module.__class__, module.recompute_from = RecomputeGeluMLP, recompute_gelu_from
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is nn.Dropout: setattr(module, name, FastDropout(child.p).train(child.training))
+        if isinstance(module, CausalSelfAttention): module.attend = types.MethodType(cpu_attend, module)
+        elif type(module) in MLP_ACTIVATIONS and type(module.c_proj) is nn.Linear:   # not under LoRA (chapter 18): it reads c_proj.weight
+            module.forward, module.recompute_from = types.MethodType(recompute_forward, module), recompute_from
     return model
 
 # %% ../nbs/11_cpu_speed.ipynb #ac87d2cf

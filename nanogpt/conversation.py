@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import atomic_write
-from .config import UserError
+from .config import UserError, jsonl_rows
 from .tokenizer import tokenizer_from_meta
 
 # %% auto #0
@@ -68,18 +68,8 @@ def conversation_messages(conv, # a conversation: {'messages': [...]} (with 'ori
 def read_conversations(path, # a JSONL file, one {"messages": [...]} a line
                       ) -> list[dict]:
     "The conversations of a JSONL file, each `{'messages': [...], 'origin': 'path:line'}`; a bad line is a one-line error."
-    path, convs = Path(path), []
-    if not path.is_file(): raise UserError(f'{path}: no such file: give a .jsonl file of conversations')
-    try:
-        with open(path, encoding='utf-8') as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip(): continue
-                where = f'{path}:{n}'
-                try: row = json.loads(line)
-                except json.JSONDecodeError as e: raise UserError(f'{where}: not JSON ({e.msg}): write one JSON object a line') from None
-                messages = row.get('messages') if isinstance(row, dict) else None
-                convs.append({'messages': check_messages(messages, where), 'origin': where})
-    except UnicodeDecodeError: raise UserError(f'{path}: not UTF-8 text') from None
+    convs = [{'messages': check_messages(row.get('messages'), f'{path}:{n}'), 'origin': f'{path}:{n}'}
+             for n, row in jsonl_rows(path)]   # chapter 09's reader: one line error for a missing file or bad JSON
     if not convs: raise UserError(f'{path}: no conversations (the file is empty): write one {{"messages": [...]}} object a line')
     return convs
 

@@ -15,7 +15,7 @@ from .attention import CausalSelfAttention, KVCache
 from .config import UserError
 
 # %% auto #0
-__all__ = ['TEMPERATURE', 'TOP_K', 'GPTConfig', 'MLP', 'Block', 'GPT', 'top_k_filter']
+__all__ = ['TEMPERATURE', 'TOP_K', 'GPTConfig', 'MLP', 'Block', 'GPT', 'adamw_optimizer', 'top_k_filter']
 
 # %% ../nbs/03_gpt_block.ipynb #1bd09157
 @dataclass
@@ -63,19 +63,21 @@ class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.config = cfg
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),   # token embeddings
-            wpe=nn.Embedding(cfg.block_size, cfg.n_embd),   # position embeddings
-            drop=nn.Dropout(cfg.dropout),
-            h=nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)]),
-            ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias),
-        ))
+        self.transformer = nn.ModuleDict(self.layers(cfg))
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight   # weight tying
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith('c_proj.weight'):               # residual projections
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    def layers(self, cfg: GPTConfig) -> dict:
+        "The transformer's modules: token and position embeddings, dropout, the blocks, a final LayerNorm."
+        return dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),   # token embeddings
+                    wpe=nn.Embedding(cfg.block_size, cfg.n_embd),   # position embeddings
+                    drop=nn.Dropout(cfg.dropout),
+                    h=nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)]),
+                    ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias))
 
     def _init_weights(self, module):
         if isinstance(module, (nn.Linear, nn.Embedding)): nn.init.normal_(module.weight, mean=0.0, std=0.02)
@@ -85,7 +87,8 @@ class GPT(nn.Module):
                       ) -> int:
         "Parameter count; by default without the position embeddings (the token ones are the tied head)."
         n = sum(p.numel() for p in self.parameters())
-        return n - self.transformer.wpe.weight.numel() if non_embedding else n
+        if non_embedding and 'wpe' in self.transformer: n -= self.transformer.wpe.weight.numel()
+        return n
 
     def forward(self, idx: torch.Tensor, # (B, T) token ids
                 targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
@@ -95,9 +98,8 @@ class GPT(nn.Module):
                ):
         "Logits (B, T, V) and the mean loss against `targets`; without targets, the last position's logits (B, 1, V)."
         pos = self.positions(idx, pos)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, caches[i] if caches else None, attn_mask)
+        x = self.embed(idx, pos)
+        x = self.blocks(x, pos, caches, attn_mask)
         return self.head(x, targets)
 
     def positions(self, idx: torch.Tensor, # (B, T) token ids
@@ -108,6 +110,22 @@ class GPT(nn.Module):
         if idx.size(1) > self.config.block_size:
             raise ValueError(f'sequence of length {idx.size(1)} is longer than block_size {self.config.block_size}')
         return torch.arange(idx.size(1), device=idx.device)
+
+    def embed(self, idx: torch.Tensor, # (B, T) token ids
+              pos: torch.Tensor, # their positions, (T,) or (B, T)
+             ) -> torch.Tensor:
+        "Token plus position embeddings, then dropout: the residual stream's start, (B, T, n_embd)."
+        return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+
+    def blocks(self, x: torch.Tensor, # (B, T, n_embd) the residual stream
+               pos: torch.Tensor, # the positions (unused here: learned positions are already in x)
+               caches: list[KVCache] | None = None, # one key/value cache per block
+               attn_mask: torch.Tensor | None = None, # True where attention is allowed (default: causal)
+              ) -> torch.Tensor:
+        "The residual stream after every block, in order."
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, caches[i] if caches else None, attn_mask)
+        return x
 
     def head(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
              targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
@@ -127,10 +145,7 @@ class GPT(nn.Module):
                              device_type: str, # 'cuda', 'cpu', 'mps': fused AdamW on the first two
                             ) -> torch.optim.AdamW:
         "AdamW with weight decay on matrices and embeddings only; fused on CUDA and CPU."
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
-                  {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}]
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=device_type in ('cuda', 'cpu'))
+        return adamw_optimizer(self.parameters(), weight_decay, learning_rate, betas, device_type)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, # (B, T) the prompts
@@ -171,9 +186,20 @@ class GPT(nn.Module):
         if block_size > self.config.block_size:
             raise UserError(f"block_size {block_size} is larger than the model's {self.config.block_size}")
         self.config.block_size = block_size
-        self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
+        if 'wpe' in self.transformer:   # a model with rotary positions (chapter 08) has no table to cut
+            self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
 
 # %% ../nbs/03_gpt_block.ipynb #3a0e1c0b
+def adamw_optimizer(params, # the parameters to train (those with requires_grad)
+          weight_decay: float, learning_rate: float, betas, # AdamW's settings
+          device_type: str, # 'cuda', 'cpu', 'mps': fused AdamW on the first two
+         ) -> torch.optim.AdamW:
+    "AdamW with weight decay on matrices and embeddings (2-D and up) only, not on biases and norms; fused on CUDA and CPU."
+    params = [p for p in params if p.requires_grad]
+    groups = [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
+              {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}]
+    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=device_type in ('cuda', 'cpu'))
+
 TEMPERATURE, TOP_K = 0.8, 200   # the sampling defaults of every command that generates (nanoGPT's sample.py)
 
 def top_k_filter(logits: torch.Tensor, # (B, V)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .attention import CausalSelfAttention, KVCache
 from .config import UserError
-from .model import GPT, MLP, Block, GPTConfig
+from .model import GPT, MLP, Block, GPTConfig, adamw_optimizer
 
 # %% auto #0
 __all__ = ['MODERN_KNOBS', 'ModernConfig', 'modern_choices', 'rotary', 'rotate', 'make_norm', 'ModernAttention', 'ReLU2MLP',
@@ -102,52 +102,39 @@ class ModernBlock(Block):
 
 # %% ../nbs/08_speedrun.ipynb #6968f36b
 class ModernGPT(GPT):
-    "Chapter 03's GPT with the modern choices of a `ModernConfig`; it reuses `positions`, `head`, `generate`."
+    "Chapter 03's GPT with the modern choices of a `ModernConfig`: only the steps that change are written here."
     def __init__(self, cfg: ModernConfig):
-        nn.Module.__init__(self)
-        self.config = cfg
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
-            **({} if cfg.rotary else {'wpe': nn.Embedding(cfg.block_size, cfg.n_embd)}),
-            drop=nn.Dropout(cfg.dropout),
-            h=nn.ModuleList([ModernBlock(cfg) for _ in range(cfg.n_layer)]),
-            ln_f=make_norm(cfg)))
-        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
-        if not cfg.untied_head: self.transformer.wte.weight = self.lm_head.weight
+        super().__init__(cfg)   # GPT-2's modules (from `layers` below) and initialisation, head tied
+        if cfg.untied_head:     # the head gets a matrix of its own; the embeddings keep theirs
+            self.lm_head.weight = nn.Parameter(torch.empty_like(self.lm_head.weight))
+            nn.init.normal_(self.lm_head.weight, mean=0.0, std=0.02)
+        if cfg.zero_init:
+            for name, p in self.named_parameters():
+                if name.endswith('c_proj.weight') or (cfg.untied_head and name == 'lm_head.weight'): nn.init.zeros_(p)
         if cfg.x0_scalars:   # block i reads resid_scale[i] * x + x0_scale[i] * x0; starts as plain x
             self.resid_scale, self.x0_scale = nn.Parameter(torch.ones(cfg.n_layer)), nn.Parameter(torch.zeros(cfg.n_layer))
-        self.apply(self._init_weights)   # GPT-2's: normal(0, 0.02), zero biases
-        for name, p in self.named_parameters():
-            if name.endswith('c_proj.weight'):
-                if cfg.zero_init: nn.init.zeros_(p)
-                else: nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
-        if cfg.zero_init and cfg.untied_head: nn.init.zeros_(self.lm_head.weight)
 
-    def get_num_params(self, non_embedding: bool = True, # leave out what is only looked up: positions, untied token embeddings
-                      ) -> int:
-        "Parameter count; by default only those a token's forward pass multiplies by (the FLOPs count)."
-        n = sum(p.numel() for p in self.parameters())
-        if not non_embedding: return n
-        if 'wpe' in self.transformer: n -= self.transformer.wpe.weight.numel()
-        return n - (self.transformer.wte.weight.numel() if self.config.untied_head else 0)
+    def layers(self, cfg: ModernConfig) -> dict:
+        "GPT's modules with modern blocks and norm, and no position table when positions are rotary."
+        return dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
+                    **({} if cfg.rotary else {'wpe': nn.Embedding(cfg.block_size, cfg.n_embd)}),
+                    drop=nn.Dropout(cfg.dropout),
+                    h=nn.ModuleList([ModernBlock(cfg) for _ in range(cfg.n_layer)]),
+                    ln_f=make_norm(cfg))
 
-    def forward(self, idx: torch.Tensor, # (B, T) token ids
-                targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
-                pos: torch.Tensor | None = None, # positions of idx, (T,) or (B, T) (default: 0..T-1)
-                caches: list[KVCache] | None = None, # one key/value cache per block
-                attn_mask: torch.Tensor | None = None, # True where attention is allowed (default: causal)
-               ):
-        "As `GPT.forward`: logits and loss, or the last position's logits."
-        cfg = self.config
-        pos = self.positions(idx, pos)
-        x = self.transformer.wte(idx)
-        if not cfg.rotary: x = x + self.transformer.wpe(pos)
-        x = x0 = self.transformer.drop(x)
+    def embed(self, idx, pos): # as `GPT.embed`
+        "Token embeddings, plus learned position ones unless positions are rotary."
+        if self.config.rotary: return self.transformer.drop(self.transformer.wte(idx))
+        return super().embed(idx, pos)
+
+    def blocks(self, x, pos, caches=None, attn_mask=None): # as `GPT.blocks`
+        "The blocks, each given the rotary angles of `pos` and, with x0 scalars, its mix of x and x0."
+        cfg, x0 = self.config, x
         rope = rotary(pos, cfg.n_embd // cfg.n_head, cfg.rope_base) if cfg.rotary else None
         for i, block in enumerate(self.transformer.h):
             if cfg.x0_scalars: x = self.resid_scale[i] * x + self.x0_scale[i] * x0
             x = block(x, caches[i] if caches else None, attn_mask, rope)
-        return self.head(x, targets)
+        return x
 
     def logits(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
               ) -> torch.Tensor:
@@ -155,13 +142,11 @@ class ModernGPT(GPT):
         z = super().logits(x)
         return self.config.softcap * torch.tanh(z.float() / self.config.softcap) if self.config.softcap else z
 
-    def crop_block_size(self, block_size: int, # the new, shorter context
-                       ):
-        "Shrink the context; with rotary positions there is no table to cut."
-        if 'wpe' in self.transformer: return super().crop_block_size(block_size)
-        if block_size > self.config.block_size:
-            raise UserError(f"block_size {block_size} is larger than the model's {self.config.block_size}")
-        self.config.block_size = block_size
+    def get_num_params(self, non_embedding: bool = True, # also leave out untied token embeddings (looked up only)
+                      ) -> int:
+        "`GPT.get_num_params`; by default only the parameters a token is multiplied by (the FLOPs count)."
+        n = super().get_num_params(non_embedding)
+        return n - self.transformer.wte.weight.numel() if non_embedding and self.config.untied_head else n
 
     @classmethod
     def from_pretrained(cls, name_or_path, dropout: float = 0.0):
@@ -204,10 +189,7 @@ def muon_optimizer(model: GPT, # a GPT or ModernGPT (not wrapped)
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay, momentum=momentum, adjust_lr_fn='original')
     for g in muon.param_groups: g['lr_scale'] = muon_lr / learning_rate   # the schedule scales both optimizers alike
-    adamw = torch.optim.AdamW([{'params': [p for p in rest if p.dim() >= 2], 'weight_decay': weight_decay},
-                               {'params': [p for p in rest if p.dim() < 2], 'weight_decay': 0.0}],
-                              lr=learning_rate, betas=betas, fused=device_type in ('cuda', 'cpu'))
-    return Optimizers(muon, adamw)
+    return Optimizers(muon, adamw_optimizer(rest, weight_decay, learning_rate, betas, device_type))   # chapter 03's AdamW groups
 
 # %% ../nbs/08_speedrun.ipynb #87e36166
 def wsd_lr(it: int, # the iteration

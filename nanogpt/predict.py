@@ -12,15 +12,15 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import atomic_replace, atomic_write
-from .config import UserError, knob, parse_args, progress, run_cli
+from .config import UserError, jsonl_rows, knob, parse_args, progress, run_cli
 from .model import GPT
 from .sample import SamplingKnobs, cut_at_stop, generate_batch, sampling_options, setup
 
 # %% auto #0
-__all__ = ['CHOICE_LAYOUTS', 'TASKS', 'EVAL_SETS', 'read_text', 'read_rows', 'read_examples', 'windows', 'target_losses',
-           'score_examples', 'continuation', 'encode_at', 'continuation_losses', 'read_choices', 'read_passages',
-           'fitting', 'choose', 'last_words', 'run_task', 'summarize', 'read_task', 'prepare_eval_set', 'PredictConfig',
-           'check_vocab', 'predict', 'check_output', 'write_output', 'main']
+__all__ = ['CHOICE_LAYOUTS', 'TASKS', 'EVAL_SETS', 'read_text', 'read_examples', 'windows', 'target_losses', 'score_examples',
+           'continuation', 'encode_at', 'continuation_losses', 'read_choices', 'read_passages', 'fitting', 'choose',
+           'last_words', 'run_task', 'summarize', 'read_task', 'prepare_eval_set', 'PredictConfig', 'check_vocab',
+           'predict', 'check_output', 'write_output', 'main']
 
 # %% ../nbs/13_predict.ipynb #e0b63fd0
 def read_text(path, # a UTF-8 text file
@@ -32,18 +32,6 @@ def read_text(path, # a UTF-8 text file
     try: return p.read_text(encoding='utf-8')
     except UnicodeDecodeError as e: raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
-def read_rows(path, # a .jsonl file
-             ) -> list[tuple[int, dict]]:
-    "The JSON objects of a .jsonl file as (line number, object) pairs, blank lines skipped."
-    rows = []
-    for i, line in enumerate(read_text(path).splitlines(), 1):
-        if not line.strip(): continue
-        try: obj = json.loads(line)
-        except json.JSONDecodeError as e: raise UserError(f'{path}:{i}: not valid JSON ({e.msg}, column {e.colno})') from None
-        if not isinstance(obj, dict): raise UserError(f'{path}:{i}: not a JSON object (each line must be {{"field": ...}})')
-        rows.append((i, obj))
-    return rows
-
 def read_examples(path, # a text file (an example a line) or a .jsonl file
                   field: str, # the .jsonl field holding each example: 'text' or 'prompt'
                   whole_file: bool = False, # a text file is one example
@@ -53,7 +41,7 @@ def read_examples(path, # a text file (an example a line) or a .jsonl file
     if jsonl and whole_file: raise UserError('--whole_file is for text files: a .jsonl file holds one example per line')
     if jsonl:
         examples = []
-        for i, obj in read_rows(path):
+        for i, obj in jsonl_rows(path):
             if field not in obj:
                 raise UserError(f"{path}:{i}: no '{field}' field (each line must be an object like {{\"{field}\": \"...\"}})")
             if not isinstance(obj[field], str): raise UserError(f"{path}:{i}: '{field}' must be a string")
@@ -160,7 +148,7 @@ def read_choices(path, # a .jsonl file in one of `CHOICE_LAYOUTS`
                 ) -> list[dict]:
     "Multiple-choice examples as {'line', 'context', 'endings', 'label'}."
     out = []
-    for i, obj in read_rows(path):
+    for i, obj in jsonl_rows(path):
         where, keys = f'{path}:{i}', next((k for k in CHOICE_LAYOUTS if k[1] in obj), CHOICE_LAYOUTS[0])
         for k in keys:
             if k not in obj: raise UserError(f"{where}: no '{k}' field: each line needs ctx, endings, label "
@@ -265,7 +253,7 @@ def summarize(task: str, # 'choose' or 'lastword'
 def read_task(path, # a multiple-choice .jsonl file, or last-word passages (.jsonl or text)
              ) -> tuple[str, list[dict]]:
     "The task a file's layout asks for ('choose' if its first line has endings or choices, else 'lastword') and its examples."
-    rows = read_rows(path) if Path(path).suffix.lower() == '.jsonl' else []
+    rows = list(jsonl_rows(path)) if Path(path).suffix.lower() == '.jsonl' else []
     task = 'choose' if rows and {'endings', 'choices'} & set(rows[0][1]) else 'lastword'
     return task, TASKS[task][0](path)
 
@@ -298,7 +286,11 @@ def prepare_eval_set(name: str, # one of `EVAL_SETS`
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_replace(out) as part:
         part.write_text(text, encoding='utf-8')
-        if not input: n = len(read(part))             # a download is checked before it replaces anything
+        if not input:   # a download is checked before it replaces anything, under a name that reads as JSON lines
+            check = part.rename(part.with_name('download.jsonl'))
+            try: n = len(read(check))
+            except UserError as e: raise UserError(str(e).replace(str(check), url)) from None   # name the line of the download
+            finally: check.rename(part)
     return {'name': name, 'task': task, 'path': str(out), 'examples': n, 'source': source}
 
 # %% ../nbs/13_predict.ipynb #1d01cd70

@@ -15,7 +15,7 @@ import numpy as np
 import nanogpt
 from .checkpoint import atomic_write, put_in_place
 from .compat import nanogpt_dataset_meta
-from .config import UserError, knob, parse_args, progress, run_cli, split_args
+from .config import UserError, jsonl_rows, knob, parse_args, progress, run_cli, split_args
 from .tokenizer import CharTokenizer, GPT2Tokenizer, tokenizer_from_meta, train_bpe
 
 # %% auto #0
@@ -181,13 +181,8 @@ def _field(row, text_field: str, where: str) -> str:
 def read_jsonl(path, # a JSON-lines file, one object a line
                text_field='text', # the field holding the text
               ):
-    "The `text_field` of each line of a JSON-lines file."
-    with open(path, encoding='utf-8') as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: row = json.loads(line)
-            except json.JSONDecodeError as e: raise UserError(f"'{path}' line {i} is not JSON ({e.msg})") from None
-            yield _field(row, text_field, f"'{path}' line {i}")
+    "The `text_field` of each line of a JSON-lines file (read by chapter 09's `jsonl_rows`)."
+    for n, row in jsonl_rows(path): yield _field(row, text_field, f'{path}:{n}')
 
 def read_parquet(path, # a Parquet file
                  text_field='text', # the column holding the text

@@ -35,7 +35,7 @@ class ModernConfig(GPTConfig):
     x0_scalars: bool = False    # each block reads a learned mix of the residual stream and the embeddings
     rope_base: float = 10000.0  # the slowest rotary frequency is 1/rope_base
 
-MODERN_KNOBS = ('rotary', 'rmsnorm', 'qk_norm', 'relu2', 'untied_head', 'zero_init', 'softcap', 'x0_scalars')   # the switches
+MODERN_KNOBS = tuple(f.name for f in fields(ModernConfig) if f.name not in {g.name for g in fields(GPTConfig)} | {'rope_base'})   # the switches
 
 def modern_choices(args, # model arguments as checkpoints store them (a dict), or a config with the knobs
                   ) -> list[str]:

@@ -216,7 +216,7 @@ def load_model(init_from: str, # 'resume', a GPT-2 size, or a path (checkpoint f
         ckpt = load_checkpoint(path, map_location=device)   # ours, or nanoGPT's with its dataset's tokenizer (chapter 15)
         return model_from_checkpoint(ckpt, device).eval(), tokenizer_from_meta(ckpt['tokenizer'])
     if init_from in GPT2_SIZES or path.is_dir():
-        tok = tokenizer_from_hf(path) if path.is_dir() else GPT2Tokenizer()   # a character model's folder has its own (chapter 06)
+        tok = tokenizer_from_hf(path) if path.is_dir() else GPT2Tokenizer()   # a character model's folder has its own (chapter 23)
         return GPT.from_pretrained(init_from).to(device).eval(), tok
     raise UserError(f"init_from must be 'resume', one of {', '.join(GPT2_SIZES)}, or an existing checkpoint or "
                     f"Hugging Face folder (got '{init_from}')")

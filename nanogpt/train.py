@@ -393,7 +393,7 @@ def run_tokenizer(cfg: TrainConfig, # dataset, init_from
     if ckpt is not None: base = tokenizer_from_meta(ckpt['tokenizer'])
     elif cfg.init_from in GPT2_SIZES: base = GPT2Tokenizer()
     elif cfg.init_from != 'scratch':
-        from nanogpt.export import tokenizer_from_hf   # a Hugging Face folder's own tokenizer (chapter 06)
+        from nanogpt.export import tokenizer_from_hf   # a Hugging Face folder's own tokenizer (chapter 23)
         base = tokenizer_from_hf(cfg.init_from)
     else: raise UserError(f"dataset '{cfg.dataset}' holds conversations, for finetuning a pretrained model: give --init_from=a "
                           f"checkpoint (or its folder), a Hugging Face GPT-2 folder or gpt2")

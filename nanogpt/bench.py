@@ -14,7 +14,8 @@ import torch
 from .config import TrainConfig, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli, synchronize
 from .distributed import World
 from .model import GPT
-from .train import Batches, ensure_dataset, init_checkpoint, model_and_optimizer, prepare_device, train_step, wrap_model
+from .run import ensure_dataset, init_checkpoint, model_and_optimizer, prepare_device, wrap_model
+from .train import Batches, train_step
 
 # %% auto #0
 __all__ = ['GPU_PEAKS', 'flops_per_token', 'gpu_peak', 'cpu_peak', 'device_peak', 'BenchConfig', 'bench', 'time_to_first_step',

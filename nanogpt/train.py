@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_training_loop.ipynb #0465f470
 from __future__ import annotations
-import json, math, sys, time
+import math, sys, time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .checkpoint import stop_on_signals
-from .config import TrainConfig, UserError, parse_args, run_cli
+from .config import TrainConfig, UserError, jsonl_rows, parse_args, run_cli
 from .conversation import END, ChatTokenizer, chat_prompt, render_prompt
 from .distributed import all_reduce, barrier, init_distributed, set_gradient_sync, shutdown_distributed
 from .lora import lora_sizes
@@ -147,8 +147,8 @@ def train_step(model, # what the step runs (DDP-wrapped under torchrun)
 # %% ../nbs/04_training_loop.ipynb #0d032fce
 def read_metrics(path, # a metrics.jsonl
                 ) -> list[dict]:
-    "The events of a `metrics.jsonl` file."
-    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+    "The events of a `metrics.jsonl` file (read with chapter 09's `jsonl_rows`)."
+    return [event for _, event in jsonl_rows(path)]
 
 def plot_metrics(metrics_path, png_path, # read one, write the other
                  title: str = '', # above the plot

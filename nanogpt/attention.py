@@ -16,8 +16,7 @@ class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with a fused q/k/v projection (GPT-2's layout)."
     def __init__(self, n_embd: int, # the width of the residual stream
                  n_head: int, # heads, each of width n_embd // n_head
-                 dropout: float = 0.0, # on the attention weights and the output, in training
-                 bias: bool = True, # biases in the two linear layers
+                 dropout: float = 0.0, bias: bool = True, # dropout (weights and output, in training); biases in the linears
                 ):
         super().__init__()
         assert n_embd % n_head == 0, 'n_embd must be divisible by n_head'
@@ -25,39 +24,29 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # queries, keys, values of all heads
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)      # heads -> residual stream
         self.resid_dropout = nn.Dropout(dropout)
-
     def forward(self, x: torch.Tensor, # (B, T, C) inputs
                 cache: KVCache | None = None, # the keys and values of earlier positions; the new ones are appended
                 attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
                ) -> torch.Tensor:
         "Each position's output (B, T, C), computed from itself and the positions before it."
-        q, k, v = self.heads(x)
-        return self.mix(q, k, v, cache, attn_mask)
-
-    def heads(self, x: torch.Tensor, # (B, T, C) inputs
-             ):
+        return self.mix(*self.heads(x), cache, attn_mask)
+    def heads(self, x: torch.Tensor): # x: (B, T, C) inputs
         "The queries, keys and values of every head, each (B, nh, T, hd), from one fused projection."
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-
     def mix(self, q, k, v, # (B, nh, T, hd) this step's queries, keys and values
-            cache: KVCache | None = None, # the keys and values of earlier positions; the new ones are appended
-            attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
+            cache: KVCache | None = None, attn_mask: torch.Tensor | None = None, # as for `forward`
            ) -> torch.Tensor:
         "Attend (through the cache, if any), put the heads side by side again and project: (B, T, C)."
-        B, nh, T, hd = q.shape
-        past = 0
+        (B, nh, T, hd), past = q.shape, 0
         if cache is not None: past, (k, v) = cache.length, cache.append(k, v)
         if attn_mask is None and past and T > 1:  # new positions see all the past, and causally each other
             attn_mask = torch.ones(T, past + T, dtype=torch.bool, device=q.device).tril(past)
         y = self.attend(q, k, v, attn_mask, is_causal=attn_mask is None and not past)
-        y = y.transpose(1, 2).contiguous().view(B, T, nh * hd)  # heads side by side again
-        return self.resid_dropout(self.c_proj(y))
-
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, nh * hd)))   # heads side by side again
     def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
-               attn_mask: torch.Tensor | None, # True where attention is allowed, or None
-               is_causal: bool, # apply the causal mask (query t sees keys 0..t)
+               attn_mask: torch.Tensor | None, is_causal: bool, # True where allowed (or None); the causal mask (t sees 0..t)
               ) -> torch.Tensor:
         "The attention of each head: softmax(q k^T / sqrt(hd)) v, with dropout on the weights in training."
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,

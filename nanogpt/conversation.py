@@ -219,31 +219,21 @@ class ChatBatches:
                             f'use a smaller --batch_size, or more conversations')
         self.examples, self.batch_size, self.device, self.pad_id = examples, batch_size, torch.device(device), pad_id
         self.rank, self.world_size, self.prefetching = rank, world_size, False
-        self.gen = torch.Generator().manual_seed(seed)
-        self._new_epoch()
-
-    def _new_epoch(self):
-        self.epoch_state = self.gen.get_state()   # enough to redraw this epoch's order
-        self.order, self.pos = torch.randperm(len(self.examples), generator=self.gen).tolist(), 0
-
-    def _next_picks(self):
-        if self.pos + self.batch_size > len(self.order): self._new_epoch()
-        self.pos += self.batch_size
-        return self.order[self.pos - self.batch_size:self.pos]
+        from nanogpt.train import ShuffledEpochs   # chapter 04's order (nanogpt.train imports this module)
+        self.epochs = ShuffledEpochs(lambda gen: torch.randperm(len(examples), generator=gen).tolist(), batch_size, seed)
 
     def __call__(self):
         "This process's next batch `(x, y)`, each (batch_size, T): T the longest conversation less one, rounded up to 16."
-        picks = [self._next_picks() for _ in range(self.world_size)][self.rank]   # skip the other processes' shares
+        picks = self.epochs.take(self.rank, self.world_size)
         x, y, mask = pad_batch([self.examples[i] for i in picks], self.pad_id)
         pad = -x.size(1) % 16
         x, y, mask = F.pad(x, (0, pad), value=self.pad_id), F.pad(y, (0, pad)), F.pad(mask, (0, pad))
         return x.to(self.device), y.masked_fill(~mask, -1).to(self.device)
 
     def prefetch(self): pass   # batches are small and made on the CPU
-    def state_dict(self) -> dict: return {'epoch_state': self.epoch_state, 'pos': self.pos}
+    def state_dict(self) -> dict: return self.epochs.state_dict()
     def load_state_dict(self, state: dict, # as `state_dict` returned it
-                       ):
-        self.gen.set_state(state['epoch_state']); self._new_epoch(); self.pos = state['pos']
+                       ): self.epochs.load_state_dict(state)
 
 # %% ../nbs/17_chat_format.ipynb #16c00021
 NUMBERS = ('zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen '

@@ -106,27 +106,22 @@ class ModernGPT(GPT):
     def __init__(self, cfg: ModernConfig):
         super().__init__(cfg)   # GPT-2's modules (from `layers` below) and initialisation, head tied
         if cfg.untied_head:     # the head gets a matrix of its own; the embeddings keep theirs
-            self.lm_head.weight = nn.Parameter(torch.empty_like(self.lm_head.weight))
-            nn.init.normal_(self.lm_head.weight, mean=0.0, std=0.02)
+            self.lm_head.weight = nn.Parameter(torch.empty_like(self.lm_head.weight).normal_(mean=0.0, std=0.02))
         if cfg.zero_init:
             for name, p in self.named_parameters():
                 if name.endswith('c_proj.weight') or (cfg.untied_head and name == 'lm_head.weight'): nn.init.zeros_(p)
         if cfg.x0_scalars:   # block i reads resid_scale[i] * x + x0_scale[i] * x0; starts as plain x
             self.resid_scale, self.x0_scale = nn.Parameter(torch.ones(cfg.n_layer)), nn.Parameter(torch.zeros(cfg.n_layer))
-
     def layers(self, cfg: ModernConfig) -> dict:
         "GPT's modules with modern blocks and norm, and no position table when positions are rotary."
-        return dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
+        return dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd), drop=nn.Dropout(cfg.dropout),
                     **({} if cfg.rotary else {'wpe': nn.Embedding(cfg.block_size, cfg.n_embd)}),
-                    drop=nn.Dropout(cfg.dropout),
                     h=nn.ModuleList([ModernBlock(cfg) for _ in range(cfg.n_layer)]),
                     ln_f=make_norm(cfg))
-
     def embed(self, idx, pos): # as `GPT.embed`
         "Token embeddings, plus learned position ones unless positions are rotary."
         if self.config.rotary: return self.transformer.drop(self.transformer.wte(idx))
         return super().embed(idx, pos)
-
     def blocks(self, x, pos, caches=None, attn_mask=None): # as `GPT.blocks`
         "The blocks, each given the rotary angles of `pos` and, with x0 scalars, its mix of x and x0."
         cfg, x0 = self.config, x
@@ -135,22 +130,16 @@ class ModernGPT(GPT):
             if cfg.x0_scalars: x = self.resid_scale[i] * x + self.x0_scale[i] * x0
             x = block(x, caches[i] if caches else None, attn_mask, rope)
         return x
-
-    def logits(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
-              ) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor: # as `GPT.logits`
         "`GPT.logits`, squashed into (-softcap, softcap) if asked."
         z = super().logits(x)
         return self.config.softcap * torch.tanh(z.float() / self.config.softcap) if self.config.softcap else z
-
-    def get_num_params(self, non_embedding: bool = True, # also leave out untied token embeddings (looked up only)
-                      ) -> int:
+    def get_num_params(self, non_embedding: bool = True) -> int: # True: also without untied token embeddings
         "`GPT.get_num_params`; by default only the parameters a token is multiplied by (the FLOPs count)."
         n = super().get_num_params(non_embedding)
         return n - self.transformer.wte.weight.numel() if non_embedding and self.config.untied_head else n
-
     @classmethod
-    def from_pretrained(cls, name_or_path, dropout: float = 0.0):
-        raise UserError('OpenAI\'s weights are a GPT-2: load them into a GPT (no modern knobs), not a ModernGPT')
+    def from_pretrained(cls, *args, **kwargs): raise UserError('OpenAI\'s weights are a GPT-2: load them into a GPT (no modern knobs), not a ModernGPT')
 
 # %% ../nbs/08_speedrun.ipynb #8b0e1c02
 def build_gpt(model_args: dict, # GPTConfig arguments, with or without the modern ones

@@ -21,9 +21,9 @@ from .speedups import compile_model
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
-__all__ = ['top_p_filter', 'pick_next', 'left_pad', 'prefill_mask', 'generate_stream', 'Completion', 'generate_batch',
-           'cut_at_stop', 'TextStream', 'SamplingKnobs', 'SampleConfig', 'load_model', 'sampling_options', 'setup',
-           'read_prompt', 'sample', 'main', 'sampling_widget']
+__all__ = ['top_p_filter', 'pick_next', 'left_pad', 'prefill_mask', 'prefill', 'extend', 'finished', 'generate_stream',
+           'Completion', 'generate_batch', 'cut_at_stop', 'TextStream', 'SamplingKnobs', 'SampleConfig', 'load_model',
+           'sampling_options', 'setup', 'read_prompt', 'sample', 'main', 'sampling_widget']
 
 # %% ../nbs/07_sampling.ipynb #f1b13e7d
 def top_p_filter(logits: torch.Tensor, # (B, V)
@@ -68,6 +68,39 @@ def prefill_mask(valid: torch.Tensor, # (B, T) True for real tokens, as `left_pa
     causal = torch.ones(T, T, dtype=torch.bool, device=valid.device).tril()
     return (causal & (valid[:, None, :] | torch.eye(T, dtype=torch.bool, device=valid.device)))[:, None]
 
+# %% ../nbs/07_sampling.ipynb #7a5dde22
+def prefill(model: GPT, # the model, in eval mode
+            seqs: list[list[int]], # every row's tokens so far
+            n: int, # how many of the last tokens of each row to run
+            caches: list[KVCache] | None, # emptied, then filled with these positions (None: no cache)
+            device, # where the model is
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Run the last `n` tokens of every row, padded on the left: the last position's logits (B, V), and which positions are real."
+    idx, pos, valid = left_pad([s[-n:] for s in seqs], device)
+    for c in caches or (): c.reset()
+    return model(idx, pos=pos, caches=caches, attn_mask=prefill_mask(valid))[0][:, -1], valid
+
+def extend(model: GPT, # the model, in eval mode
+           next_tokens: torch.Tensor, # (B, 1) the token each row just got
+           valid: torch.Tensor, # (B, S) which cached positions are real (not padding)
+           caches: list[KVCache], # the keys and values so far
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    "One new position per row through the caches: its logits (B, V), and `valid` one position longer."
+    pos = valid.sum(1, keepdim=True)                  # each row's next position
+    valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)
+    mask = None if bool(valid.all()) else valid[:, None, None, :]
+    return model(next_tokens, pos=pos, caches=caches, attn_mask=mask)[0][:, -1], valid
+
+def finished(token: int, # a row's new token
+             new: list[int], # the row's output so far: `token` joins it, unless it is `stop_token`
+             stop_token: int | None, stop: Sequence[str], decode: Callable | None, max_new_tokens: int, # as for `generate_stream`
+            ) -> str | None:
+    "Why the row stops after `token`: 'eot', 'stop' (its text holds a stop string) or 'length'; None: it goes on."
+    if token == stop_token: return 'eot'
+    new.append(token)
+    if stop and any(s in decode(new) for s in stop): return 'stop'
+    return 'length' if len(new) >= max_new_tokens else None
+
 # %% ../nbs/07_sampling.ipynb #5a5dde2b
 @torch.no_grad()
 def generate_stream(model: GPT, # the model, in eval mode
@@ -91,12 +124,8 @@ def generate_stream(model: GPT, # the model, in eval mode
     device = next(model.parameters()).device
     caches = [KVCache(block_size) for _ in model.transformer.h] if kv_cache else None
     new, done = [[] for _ in seqs], [None] * len(seqs)
-    def prefill(n):   # run the last n tokens of every row (through the caches, emptied first)
-        idx, pos, valid = left_pad([s[-n:] for s in seqs], device)
-        for c in caches or (): c.reset()
-        return model(idx, pos=pos, caches=caches, attn_mask=prefill_mask(valid))[0][:, -1], valid
     if max_new_tokens <= 0: return
-    logits, valid = prefill(block_size)
+    logits, valid = prefill(model, seqs, block_size, caches, device)
     while True:
         if vocab_size and vocab_size < logits.size(-1): logits[:, vocab_size:] = float('-inf')
         next_tokens = pick_next(logits, temperature, top_k, top_p, generator)
@@ -104,21 +133,13 @@ def generate_stream(model: GPT, # the model, in eval mode
         for i, t in enumerate(next_tokens[:, 0].tolist()):
             seqs[i].append(t)                  # stopped rows go on (ignored): the batch stays rectangular
             if done[i]: continue
-            if t == stop_token: done[i] = 'eot'
-            else:
-                new[i].append(t)
-                if stop and any(s in decode(new[i]) for s in stop): done[i] = 'stop'
-                elif len(new[i]) >= max_new_tokens: done[i] = 'length'
+            done[i] = finished(t, new[i], stop_token, stop, decode, max_new_tokens)
             events.append((i, t, done[i]))
         yield events
         if all(done): return
         if caches is None or caches[0].length == block_size:   # no cache, or it is full: a new window
-            logits, valid = prefill(block_size if caches is None else refill)
-        else:                                                 # one new position per row
-            pos = valid.sum(1, keepdim=True)                  # each row's next position
-            valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)
-            mask = None if bool(valid.all()) else valid[:, None, None, :]
-            logits = model(next_tokens, pos=pos, caches=caches, attn_mask=mask)[0][:, -1]
+            logits, valid = prefill(model, seqs, block_size if caches is None else refill, caches, device)
+        else: logits, valid = extend(model, next_tokens, valid, caches)   # one new position per row
 
 # %% ../nbs/07_sampling.ipynb #3f6ca2da
 @dataclass

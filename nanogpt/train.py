@@ -21,8 +21,48 @@ from .modern import wsd_lr
 from .run import Run, RunLog, check_finite, describe_run, evaluate, save_due_checkpoints, start_run
 
 # %% auto #0
-__all__ = ['Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics', 'train_loop', 'final_sample',
-           'finish', 'train', 'main']
+__all__ = ['ShuffledEpochs', 'read_tokens', 'Batches', 'get_lr', 'estimate_loss', 'train_step', 'read_metrics', 'plot_metrics',
+           'train_loop', 'final_sample', 'finish', 'train', 'main']
+
+# %% ../nbs/04_training_loop.ipynb #4b0e1c02
+class ShuffledEpochs:
+    "Items in a random order, epoch after epoch, `batch_size` at a time, from a generator of its own (resumable)."
+    def __init__(self, draw, # draw(gen) -> one epoch's items, in the order they are used
+                 batch_size: int, # items per batch
+                 seed: int, # of its own random generator
+                ):
+        self.draw, self.batch_size = draw, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self.new_epoch()
+    def new_epoch(self):
+        self.epoch_state = self.gen.get_state()   # enough to redraw this epoch's order
+        self.items, self.pos = self.draw(self.gen), 0
+    def next(self):
+        "The next `batch_size` items; a new epoch when fewer are left."
+        if self.pos + self.batch_size > len(self.items): self.new_epoch()
+        self.pos += self.batch_size
+        return self.items[self.pos - self.batch_size:self.pos]
+    def take(self, rank: int = 0, world_size: int = 1):
+        "The next batch of process `rank` of `world_size`: the others' batches are skipped."
+        return [self.next() for _ in range(world_size)][rank]
+    def state_dict(self) -> dict: return {'epoch_state': self.epoch_state, 'pos': self.pos}
+    def load_state_dict(self, state: dict, # as `state_dict` returned it
+                       ): self.gen.set_state(state['epoch_state']); self.new_epoch(); self.pos = state['pos']
+
+# %% ../nbs/04_training_loop.ipynb #4b0e1c05
+def read_tokens(path, # a train.bin or val.bin, or an array of uint16 token ids
+                batch_size: int, block_size: int, # it must hold one batch of windows at least
+               ) -> np.ndarray:
+    "The token ids of a file, memory-mapped; a file too short for one batch is a one-line error."
+    if isinstance(path, np.ndarray): data, name = path, 'the token array'
+    else:
+        path = name = Path(path)
+        big_enough = path.is_file() and path.stat().st_size >= 2
+        data = np.memmap(path, dtype=np.uint16, mode='r') if big_enough else np.zeros(0, np.uint16)
+    if (len(data) - 1) // block_size < batch_size:
+        raise UserError(f'{name} has {len(data):,} tokens, too few for one batch of batch_size*block_size='
+                        f'{batch_size * block_size:,}: use a smaller --batch_size or --block_size, or more data')
+    return data
 
 # %% ../nbs/04_training_loop.ipynb #b4277231
 class Batches:
@@ -37,55 +77,33 @@ class Batches:
         self.batch_size, self.block_size, self.device = batch_size, block_size, torch.device(device)
         self.rank, self.world_size = rank, world_size
         self.prefetching = self.device.type == 'cuda' if prefetch is None else prefetch
-        if isinstance(path, np.ndarray): self.data, name = path, 'the token array'
-        else:
-            path = name = Path(path)
-            big_enough = path.is_file() and path.stat().st_size >= 2
-            self.data = np.memmap(path, dtype=np.uint16, mode='r') if big_enough else np.zeros(0, np.uint16)
-        if (len(self.data) - 1) // block_size < batch_size:
-            raise UserError(f'{name} has {len(self.data):,} tokens, too few for one batch of batch_size*block_size='
-                            f'{batch_size * block_size:,}: use a smaller --batch_size or --block_size, or more data')
-        self.gen = torch.Generator().manual_seed(seed)
+        self.data = read_tokens(path, batch_size, block_size)
         self.window = np.arange(block_size + 1)
-        self.ahead = None   # a batch drawn ahead, and the state from before it was drawn
-        self._new_epoch()
-
-    def _new_epoch(self):
-        self.epoch_state = self.gen.get_state()            # enough to redraw this epoch's order
-        phase = int(torch.randint(self.block_size, (1,), generator=self.gen))
-        n = (len(self.data) - 1 - phase) // self.block_size   # whole windows after the phase
-        self.starts = (phase + self.block_size * torch.randperm(n, generator=self.gen)).numpy()
-        self.pos = 0
-
-    def _next_starts(self):
-        if self.pos + self.batch_size > len(self.starts): self._new_epoch()
-        self.pos += self.batch_size
-        return self.starts[self.pos - self.batch_size:self.pos]
-
+        self.ahead = None   # the data order's state, then the batch drawn ahead from it
+        self.epochs = ShuffledEpochs(self.epoch_starts, batch_size, seed)
+    def epoch_starts(self, gen: torch.Generator) -> np.ndarray:
+        "One epoch's windows: a random phase, then the start of every whole window after it, shuffled."
+        phase = int(torch.randint(self.block_size, (1,), generator=gen))
+        n = (len(self.data) - 1 - phase) // self.block_size
+        return (phase + self.block_size * torch.randperm(n, generator=gen)).numpy()
     def __call__(self):
         "This process's next batch `(x, y)`, each (batch_size, block_size); y is x shifted left by one token."
         if self.ahead is not None:
-            batch, self.ahead = self.ahead[0], None
+            batch, self.ahead = self.ahead[1], None
             return batch
-        starts = [self._next_starts() for _ in range(self.world_size)][self.rank]   # skip the other processes' shares
+        starts = self.epochs.take(self.rank, self.world_size)
         w = torch.from_numpy(self.data[starts[:, None] + self.window].astype(np.int64))
         if self.device.type == 'cuda': w = w.pin_memory().to(self.device, non_blocking=True)   # the CPU does not wait
         else: w = w.to(self.device)
         return w[:, :-1], w[:, 1:]
-
     def prefetch(self):
         "If `prefetching`, draw the next batch now (on CUDA: read and sent while the GPU computes); the next call returns it."
-        if self.prefetching and self.ahead is None:
-            state = self.state_dict()
-            self.ahead = (self(), state)
-
+        if self.prefetching and self.ahead is None: self.ahead = (self.state_dict(), self())   # the state first
     def state_dict(self) -> dict:
         "Where this process is in the data order: before the batch drawn ahead, if there is one."
-        if self.ahead is not None: return self.ahead[1]
-        return {'epoch_state': self.epoch_state, 'pos': self.pos}
+        return self.ahead[0] if self.ahead is not None else self.epochs.state_dict()
     def load_state_dict(self, state: dict, # as `state_dict` returned it
-                       ):
-        self.gen.set_state(state['epoch_state']); self._new_epoch(); self.pos = state['pos']; self.ahead = None
+                       ): self.epochs.load_state_dict(state); self.ahead = None
 
 # %% ../nbs/04_training_loop.ipynb #1a50f1b5
 def get_lr(it: int, # the iteration

@@ -5,6 +5,7 @@
 # %% ../nbs/03_gpt_block.ipynb #c4976a21
 from __future__ import annotations
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,8 @@ from .attention import CausalSelfAttention, KVCache
 from .config import UserError
 
 # %% auto #0
-__all__ = ['TEMPERATURE', 'TOP_K', 'GPTConfig', 'MLP', 'Block', 'GPT', 'adamw_optimizer', 'top_k_filter']
+__all__ = ['TEMPERATURE', 'TOP_K', 'GPTConfig', 'MLP', 'Block', 'GPTModules', 'GPTForward', 'GPT', 'adamw_optimizer',
+           'top_k_filter', 'sample_token']
 
 # %% ../nbs/03_gpt_block.ipynb #1bd09157
 @dataclass
@@ -58,8 +60,8 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 # %% ../nbs/03_gpt_block.ipynb #d363b794
-class GPT(nn.Module):
-    "A GPT-2 style language model."
+class GPTModules(nn.Module):
+    "GPT-2's modules, the head tied to the token embeddings, and GPT-2's initialisation."
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.config = cfg
@@ -90,6 +92,9 @@ class GPT(nn.Module):
         if non_embedding and 'wpe' in self.transformer: n -= self.transformer.wpe.weight.numel()
         return n
 
+# %% ../nbs/03_gpt_block.ipynb #3b1c0d02
+class GPTForward(GPTModules):
+    "The forward pass, in named steps."
     def forward(self, idx: torch.Tensor, # (B, T) token ids
                 targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
                 pos: torch.Tensor | None = None, # positions of idx, (T,) or (B, T) (default: 0..T-1)
@@ -102,45 +107,36 @@ class GPT(nn.Module):
         x = self.blocks(x, pos, caches, attn_mask)
         return self.head(x, targets)
 
-    def positions(self, idx: torch.Tensor, # (B, T) token ids
-                  pos: torch.Tensor | None, # their positions, if the caller knows them (generation)
-                 ) -> torch.Tensor:
+    def positions(self, idx, pos): # (B, T) token ids; their positions if the caller knows them, else None
         "`pos`, or 0..T-1 for a sequence that fits the context."
         if pos is not None: return pos
         if idx.size(1) > self.config.block_size:
             raise ValueError(f'sequence of length {idx.size(1)} is longer than block_size {self.config.block_size}')
         return torch.arange(idx.size(1), device=idx.device)
 
-    def embed(self, idx: torch.Tensor, # (B, T) token ids
-              pos: torch.Tensor, # their positions, (T,) or (B, T)
-             ) -> torch.Tensor:
+    def embed(self, idx, pos): # (B, T) token ids; their positions, (T,) or (B, T)
         "Token plus position embeddings, then dropout: the residual stream's start, (B, T, n_embd)."
         return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
 
-    def blocks(self, x: torch.Tensor, # (B, T, n_embd) the residual stream
-               pos: torch.Tensor, # the positions (unused here: learned positions are already in x)
-               caches: list[KVCache] | None = None, # one key/value cache per block
-               attn_mask: torch.Tensor | None = None, # True where attention is allowed (default: causal)
-              ) -> torch.Tensor:
-        "The residual stream after every block, in order."
+    def blocks(self, x, pos, caches=None, attn_mask=None): # `pos` is unused here: learned positions are already in x
+        "The residual stream (B, T, n_embd) after every block, in order."
         for i, block in enumerate(self.transformer.h):
             x = block(x, caches[i] if caches else None, attn_mask)
         return x
 
-    def head(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
-             targets: torch.Tensor | None = None, # (B, T) the next tokens (-1: ignored); None: generating
-            ):
+    def head(self, x, targets=None): # the last block's output (B, T, n_embd); the next tokens or None
         "The logits, and the loss against `targets` if given (else the last position's logits only)."
         if targets is None: return self.logits(x[:, [-1], :]), None   # generation: only the last position matters
         logits = self.logits(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-        return logits, loss
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
 
-    def logits(self, x: torch.Tensor, # (B, T, n_embd) the last block's output
-              ) -> torch.Tensor:
+    def logits(self, x): # (B, T, n_embd) the last block's output
         "Final LayerNorm, then the language-model head: (B, T, vocab_size)."
         return self.lm_head(self.transformer.ln_f(x))
 
+# %% ../nbs/03_gpt_block.ipynb #3b1c0d04
+class GPT(GPTForward):
+    "A GPT-2 style language model: its modules, its forward pass, and nanoGPT's methods."
     def configure_optimizers(self, weight_decay: float, learning_rate: float, betas, # AdamW's settings
                              device_type: str, # 'cuda', 'cpu', 'mps': fused AdamW on the first two
                             ) -> torch.optim.AdamW:
@@ -157,12 +153,7 @@ class GPT(nn.Module):
         "Extend `idx` (B, T) by `max_new_tokens` sampled tokens, running the last block_size tokens each time."
         for _ in range(max_new_tokens):
             logits, _ = self(idx[:, -self.config.block_size:])
-            logits = logits[:, -1, :].float()
-            if temperature == 0: next_token = logits.argmax(-1, keepdim=True)
-            else:
-                probs = F.softmax(top_k_filter(logits / temperature, top_k), dim=-1)
-                next_token = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat([idx, next_token], dim=1)
+            idx = torch.cat([idx, sample_token(logits[:, -1, :], temperature, top_k, generator)], dim=1)
         return idx
 
     @classmethod
@@ -209,3 +200,16 @@ def top_k_filter(logits: torch.Tensor, # (B, V)
     if not top_k: return logits
     kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
     return logits.masked_fill(logits < kth, float('-inf'))
+
+def sample_token(logits: torch.Tensor, # (B, V) the last position's logits
+                 temperature: float = 1.0, # divides the logits; 0 is greedy
+                 top_k: int | None = None, # sample among the k most likely tokens only
+                 generator: torch.Generator | None = None, # the random draws
+                 keep: Callable | None = None, # a further filter of the scaled logits (chapter 07's top-p)
+                ) -> torch.Tensor:
+    "The next token (B, 1): the argmax at temperature 0, else drawn from softmax(logits / temperature) after top-k."
+    logits = logits.float()
+    if temperature == 0: return logits.argmax(-1, keepdim=True)
+    logits = top_k_filter(logits / temperature, top_k)
+    if keep is not None: logits = keep(logits)
+    return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)

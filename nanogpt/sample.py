@@ -16,7 +16,7 @@ from .attention import KVCache
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .export import tokenizer_from_hf
 from .config import GPT2_SIZES, RunKnobs, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli
-from .model import GPT, TEMPERATURE, TOP_K, top_k_filter
+from .model import GPT, TEMPERATURE, TOP_K, sample_token
 from .speedups import compile_model
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 
@@ -42,12 +42,9 @@ def pick_next(logits: torch.Tensor, # (B, V) the last position's logits
               top_p: float | None = None, # keep the nucleus reaching this probability (None: all)
               generator: torch.Generator | None = None, # the random draws
              ) -> torch.Tensor:
-    "The next token (B, 1): greedy at temperature 0, else sampled after top-k and top-p."
-    logits = logits.float()
-    if temperature == 0: return logits.argmax(-1, keepdim=True)
-    logits = top_k_filter(logits / temperature, top_k)
-    if top_p is not None and top_p < 1: logits = top_p_filter(logits, top_p)
-    return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+    "The next token (B, 1): chapter 03's `sample_token`, with the nucleus of `top_p` kept after top-k."
+    nucleus = (lambda z: top_p_filter(z, top_p)) if top_p is not None and top_p < 1 else None
+    return sample_token(logits, temperature, top_k, generator, keep=nucleus)
 
 # %% ../nbs/07_sampling.ipynb #1eda8460
 def left_pad(rows: Sequence[Sequence[int]], # token ids, one list per prompt

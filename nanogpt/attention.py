@@ -24,17 +24,20 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # queries, keys, values of all heads
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)      # heads -> residual stream
         self.resid_dropout = nn.Dropout(dropout)
+
     def forward(self, x: torch.Tensor, # (B, T, C) inputs
                 cache: KVCache | None = None, # the keys and values of earlier positions; the new ones are appended
                 attn_mask: torch.Tensor | None = None, # True where a query may attend to a key (default: causal)
                ) -> torch.Tensor:
         "Each position's output (B, T, C), computed from itself and the positions before it."
         return self.mix(*self.heads(x), cache, attn_mask)
+
     def heads(self, x: torch.Tensor): # x: (B, T, C) inputs
         "The queries, keys and values of every head, each (B, nh, T, hd), from one fused projection."
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
     def mix(self, q, k, v, # (B, nh, T, hd) this step's queries, keys and values
             cache: KVCache | None = None, attn_mask: torch.Tensor | None = None, # as for `forward`
            ) -> torch.Tensor:
@@ -45,6 +48,7 @@ class CausalSelfAttention(nn.Module):
             attn_mask = torch.ones(T, past + T, dtype=torch.bool, device=q.device).tril(past)
         y = self.attend(q, k, v, attn_mask, is_causal=attn_mask is None and not past)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, nh * hd)))   # heads side by side again
+
     def attend(self, q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
                attn_mask: torch.Tensor | None, is_causal: bool, # True where allowed (or None); the causal mask (t sees 0..t)
               ) -> torch.Tensor:

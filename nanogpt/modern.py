@@ -112,16 +112,19 @@ class ModernGPT(GPT):
                 if name.endswith('c_proj.weight') or (cfg.untied_head and name == 'lm_head.weight'): nn.init.zeros_(p)
         if cfg.x0_scalars:   # block i reads resid_scale[i] * x + x0_scale[i] * x0; starts as plain x
             self.resid_scale, self.x0_scale = nn.Parameter(torch.ones(cfg.n_layer)), nn.Parameter(torch.zeros(cfg.n_layer))
+
     def layers(self, cfg: ModernConfig) -> dict:
         "GPT's modules with modern blocks and norm, and no position table when positions are rotary."
         return dict(wte=nn.Embedding(cfg.vocab_size, cfg.n_embd), drop=nn.Dropout(cfg.dropout),
                     **({} if cfg.rotary else {'wpe': nn.Embedding(cfg.block_size, cfg.n_embd)}),
                     h=nn.ModuleList([ModernBlock(cfg) for _ in range(cfg.n_layer)]),
                     ln_f=make_norm(cfg))
+
     def embed(self, idx, pos): # as `GPT.embed`
         "Token embeddings, plus learned position ones unless positions are rotary."
         if self.config.rotary: return self.transformer.drop(self.transformer.wte(idx))
         return super().embed(idx, pos)
+
     def blocks(self, x, pos, caches=None, attn_mask=None): # as `GPT.blocks`
         "The blocks, each given the rotary angles of `pos` and, with x0 scalars, its mix of x and x0."
         cfg, x0 = self.config, x
@@ -130,14 +133,17 @@ class ModernGPT(GPT):
             if cfg.x0_scalars: x = self.resid_scale[i] * x + self.x0_scale[i] * x0
             x = block(x, caches[i] if caches else None, attn_mask, rope)
         return x
+
     def logits(self, x: torch.Tensor) -> torch.Tensor: # as `GPT.logits`
         "`GPT.logits`, squashed into (-softcap, softcap) if asked."
         z = super().logits(x)
         return self.config.softcap * torch.tanh(z.float() / self.config.softcap) if self.config.softcap else z
+
     def get_num_params(self, non_embedding: bool = True) -> int: # True: also without untied token embeddings
         "`GPT.get_num_params`; by default only the parameters a token is multiplied by (the FLOPs count)."
         n = super().get_num_params(non_embedding)
         return n - self.transformer.wte.weight.numel() if non_embedding and self.config.untied_head else n
+
     @classmethod
     def from_pretrained(cls, *args, **kwargs): raise UserError('OpenAI\'s weights are a GPT-2: load them into a GPT (no modern knobs), not a ModernGPT')
 

@@ -34,17 +34,21 @@ class ShuffledEpochs:
         self.draw, self.batch_size = draw, batch_size
         self.gen = torch.Generator().manual_seed(seed)
         self.new_epoch()
+
     def new_epoch(self):
         self.epoch_state = self.gen.get_state()   # enough to redraw this epoch's order
         self.items, self.pos = self.draw(self.gen), 0
+
     def next(self):
         "The next `batch_size` items; a new epoch when fewer are left."
         if self.pos + self.batch_size > len(self.items): self.new_epoch()
         self.pos += self.batch_size
         return self.items[self.pos - self.batch_size:self.pos]
+
     def take(self, rank: int = 0, world_size: int = 1):
         "The next batch of process `rank` of `world_size`: the others' batches are skipped."
         return [self.next() for _ in range(world_size)][rank]
+
     def state_dict(self) -> dict: return {'epoch_state': self.epoch_state, 'pos': self.pos}
     def load_state_dict(self, state: dict, # as `state_dict` returned it
                        ): self.gen.set_state(state['epoch_state']); self.new_epoch(); self.pos = state['pos']
@@ -81,11 +85,13 @@ class Batches:
         self.window = np.arange(block_size + 1)
         self.ahead = None   # the data order's state, then the batch drawn ahead from it
         self.epochs = ShuffledEpochs(self.epoch_starts, batch_size, seed)
+
     def epoch_starts(self, gen: torch.Generator) -> np.ndarray:
         "One epoch's windows: a random phase, then the start of every whole window after it, shuffled."
         phase = int(torch.randint(self.block_size, (1,), generator=gen))
         n = (len(self.data) - 1 - phase) // self.block_size
         return (phase + self.block_size * torch.randperm(n, generator=gen)).numpy()
+
     def __call__(self):
         "This process's next batch `(x, y)`, each (batch_size, block_size); y is x shifted left by one token."
         if self.ahead is not None:
@@ -96,12 +102,15 @@ class Batches:
         if self.device.type == 'cuda': w = w.pin_memory().to(self.device, non_blocking=True)   # the CPU does not wait
         else: w = w.to(self.device)
         return w[:, :-1], w[:, 1:]
+
     def prefetch(self):
         "If `prefetching`, draw the next batch now (on CUDA: read and sent while the GPU computes); the next call returns it."
         if self.prefetching and self.ahead is None: self.ahead = (self.state_dict(), self())   # the state first
+
     def state_dict(self) -> dict:
         "Where this process is in the data order: before the batch drawn ahead, if there is one."
         return self.ahead[0] if self.ahead is not None else self.epochs.state_dict()
+
     def load_state_dict(self, state: dict, # as `state_dict` returned it
                        ): self.epochs.load_state_dict(state); self.ahead = None
 

@@ -59,7 +59,7 @@ def atomic_replace(path, # the file to create or replace, all at once
                   ):
     "Yield a temporary name beside `path` to create the new file under; `put_in_place` when the block ends. On an error the temporary file goes, `path` is as it was, and a write the disk refused becomes a `UserError`."
     path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')   # this process's own: another may be writing the same file
     tmp.unlink(missing_ok=True)   # a leftover from a crash, perhaps another name for a file we keep
     try:
         yield tmp

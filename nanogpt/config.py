@@ -13,8 +13,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'jsonl_rows', 'knob', 'coerce', 'find_config', 'load_yaml',
-           'help_text', 'split_args', 'parse_args', 'report_error', 'run_cli', 'progress', 'RunKnobs', 'TrainConfig',
-           'resolve_device', 'resolve_dtype', 'autocast', 'use_tf32', 'synchronize']
+           'help_text', 'split_args', 'parse_args', 'report_error', 'cpu_threads', 'run_cli', 'progress', 'RunKnobs',
+           'TrainConfig', 'resolve_device', 'cpu_has_bf16', 'resolve_dtype', 'autocast', 'use_tf32', 'synchronize']
 
 # %% ../nbs/09_config.ipynb #8aac6386
 class UserError(Exception):
@@ -171,11 +171,21 @@ def report_error(line: str, # the one line, 'error: ...'
         except OSError: pass
     if not error_file or os.environ.get('RANK', '0') == '0': print(line, file=sys.stderr, flush=True)
 
+_TORCH_THREADS = torch.get_num_threads()   # PyTorch's own choice, one per core
+
+def cpu_threads() -> int:
+    "Threads for this process: the cores it may use less those busy with other work (the load average), shared by torchrun's local processes; 1 or more."
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    busy = round(os.getloadavg()[0]) if hasattr(os, 'getloadavg') else 0
+    share = cores // max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
+    return max(1, min(_TORCH_THREADS, share, cores - busy))
+
 def run_cli(main, # the command's `main(argv)`
             argv=None, # the arguments (default: `sys.argv[1:]`)
            ) -> int:
     "Run `main(argv)`; a `UserError` becomes `error: ...` on stderr and exit status 2; returns the exit status."
     if hasattr(sys.stdout, 'reconfigure'): sys.stdout.reconfigure(line_buffering=True)
+    if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(cpu_threads())
     try:
         main(sys.argv[1:] if argv is None else list(argv))
         sys.stdout.flush()   # a broken pipe shows here, not at exit
@@ -257,6 +267,7 @@ class TrainConfig(RunKnobs):
     grad_clip: float = knob(1.0, 'clip the gradient norm at this value (0 disables)')
     muon_lr: float = knob(0.02, "Muon's peak learning rate (follows the same schedule)")
     muon_momentum: float = knob(0.95, "Muon's Nesterov momentum")
+    muon_split_qkv: bool = knob(False, "Muon orthogonalises the queries', keys' and values' matrices apart, not the fused c_attn as one (chapter 08)")
     # learning-rate schedule
     max_iters: int = knob(3000, 'total optimizer steps')
     decay_lr: bool = knob(True, 'warm up then decay the learning rate (false: constant)')
@@ -351,11 +362,19 @@ def resolve_device(name: str, # 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'
         raise UserError(f"unsupported device '{name}': use auto, cpu, cuda, cuda:N or mps")
     return dev
 
+def cpu_has_bf16() -> bool:
+    "Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX), as Linux reports it."
+    try: flags = Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+    return ' avx512_bf16' in flags or ' amx_bf16' in flags
+
 def resolve_dtype(name: str, # 'auto', 'float32', 'bfloat16' or 'float16'
                   device: torch.device, # where it will run
+                  generating: bool = False, # for a command that only generates: 'auto' is bf16 on a CPU that has it
                  ) -> torch.dtype:
-    "The compute dtype for `name` on `device`; 'auto' is bf16/fp16 on CUDA and float32 elsewhere."
+    "The compute dtype for `name` on `device`; 'auto' is bf16/fp16 on CUDA and float32 elsewhere (bf16 to generate on a bf16 CPU)."
     if name == 'auto':
+        if device.type == 'cpu' and generating and cpu_has_bf16(): return torch.bfloat16
         if device.type != 'cuda': return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     dtype = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[name]

@@ -143,18 +143,16 @@ class GPT(GPTForward):
         "AdamW with weight decay on matrices and embeddings only; fused on CUDA and CPU."
         return adamw_optimizer(self.parameters(), weight_decay, learning_rate, betas, device_type)
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, # (B, T) the prompts
                  max_new_tokens: int, # tokens to add
                  temperature: float = 1.0, # divides the logits; 0 is greedy
                  top_k: int | None = None, # sample among the k most likely tokens only
                  generator: torch.Generator | None = None, # the random draws
                 ) -> torch.Tensor:
-        "Extend `idx` (B, T) by `max_new_tokens` sampled tokens, running the last block_size tokens each time."
-        for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.config.block_size:])
-            idx = torch.cat([idx, sample_token(logits[:, -1, :], temperature, top_k, generator)], dim=1)
-        return idx
+        "Extend `idx` (B, T) by `max_new_tokens` sampled tokens, each seeing the last block_size tokens."
+        from nanogpt.sample import generate_batch   # chapter 07's engine: this chapter's loop, with a key/value cache
+        rows = generate_batch(self, idx.tolist(), max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
+        return torch.cat([idx, torch.tensor([r.tokens for r in rows], dtype=idx.dtype, device=idx.device)], 1)
 
     @classmethod
     def from_pretrained(cls, name_or_path, # 'gpt2', ..., 'gpt2-xl', or a local Hugging Face GPT-2 folder
@@ -164,11 +162,9 @@ class GPT(GPTForward):
         from nanogpt.hub import gpt2_weights   # transformers and the network (chapter 21), only when weights are asked for
         args, theirs = gpt2_weights(str(name_or_path))   # GPTConfig's arguments, and the weights in our layout
         model = cls(GPTConfig(**args, dropout=dropout))
-        ours = model.state_dict()
-        if set(ours) != set(theirs):
-            raise UserError(f'{name_or_path}: weights do not match a GPT-2 (e.g. {sorted(set(ours) ^ set(theirs))[:3]})')
-        with torch.no_grad():
-            for k, v in theirs.items(): ours[k].copy_(v)
+        if odd := sorted(set(model.state_dict()) ^ set(theirs)):   # names on one side only
+            raise UserError(f'{name_or_path}: weights do not match a GPT-2 (e.g. {odd[:3]})')
+        model.load_state_dict(theirs)
         return model
 
     def crop_block_size(self, block_size: int, # the new, shorter context

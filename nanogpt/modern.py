@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.optim._muon import muon as muon_update   # torch.optim.Muon's update, for `SplitMuon`
 import torch.nn.functional as F
 
 from .attention import CausalSelfAttention, KVCache
@@ -18,8 +19,8 @@ from .model import GPT, MLP, Block, GPTConfig, adamw_optimizer
 
 # %% auto #0
 __all__ = ['MODERN_KNOBS', 'ModernConfig', 'modern_choices', 'rotary', 'rotate', 'make_norm', 'ModernAttention', 'ReLU2MLP',
-           'ModernBlock', 'ModernGPT', 'build_gpt', 'Optimizers', 'muon_optimizer', 'wsd_lr', 'token_bytes',
-           'bytes_per_token', 'bits_per_byte']
+           'ModernBlock', 'ModernGPT', 'build_gpt', 'Optimizers', 'SplitMuon', 'muon_optimizer', 'wsd_lr',
+           'token_bytes', 'bytes_per_token', 'bits_per_byte']
 
 # %% ../nbs/08_speedrun.ipynb #80d7c583
 @dataclass
@@ -171,18 +172,35 @@ class Optimizers:
                        ):
         for o, s in zip(self.optimizers, states, strict=True): o.load_state_dict(s)
 
+class SplitMuon(torch.optim.Muon):
+    "torch's Muon, but a group with `split=n` has each matrix cut into n row blocks, orthogonalised one by one (q, k, v)."
+    @torch.no_grad()
+    def step(self, closure=None): # no closure: the training loop computes the loss itself
+        for g in self.param_groups:
+            ps = [p for p in g['params'] if p.grad is not None]
+            bufs = [self.state[p].setdefault('momentum_buffer', torch.zeros_like(p)) for p in ps]
+            blocks = lambda ts: [b for t in ts for b in t.chunk(g.get('split', 1))]   # views: updated in place
+            muon_update(blocks(ps), blocks([p.grad for p in ps]), blocks(bufs), lr=g['lr'], weight_decay=g['weight_decay'],
+                        momentum=g['momentum'], nesterov=g['nesterov'], ns_coefficients=g['ns_coefficients'], eps=g['eps'],
+                        ns_steps=g['ns_steps'], adjust_lr_fn=g['adjust_lr_fn'], has_complex=False)
+
+
+# %% ../nbs/08_speedrun.ipynb #aba553b7
 def muon_optimizer(model: GPT, # a GPT or ModernGPT (not wrapped)
                    weight_decay: float, # for Muon's matrices and AdamW's embeddings and head
                    learning_rate: float, betas, # AdamW's peak learning rate and betas
                    muon_lr: float, # Muon's peak learning rate
                    momentum: float, # Muon's (Nesterov) momentum
                    device_type: str, # fused AdamW on 'cuda' and 'cpu'
+                   split_qkv: bool = False, # orthogonalise q, k and v apart, not their fused c_attn matrix as one
                   ) -> Optimizers:
     "Muon for the blocks' matrices, AdamW for embeddings, head, norms and scalars; Muon's groups carry `lr_scale`."
     hidden = [p for n, p in model.named_parameters() if p.dim() == 2 and n.startswith('transformer.h.')]
     ids = {id(p) for p in hidden}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
-    muon = torch.optim.Muon(hidden, lr=muon_lr, weight_decay=weight_decay, momentum=momentum, adjust_lr_fn='original')
+    fused = {id(p) for n, p in model.named_parameters() if split_qkv and n.startswith('transformer.h.') and n.endswith('.attn.c_attn.weight')}
+    groups = [{'params': [p for p in hidden if id(p) not in fused]}, {'params': [p for p in hidden if id(p) in fused], 'split': 3}]
+    muon = SplitMuon([g for g in groups if g['params']], lr=muon_lr, weight_decay=weight_decay, momentum=momentum, adjust_lr_fn='original')
     for g in muon.param_groups: g['lr_scale'] = muon_lr / learning_rate   # the schedule scales both optimizers alike
     return Optimizers(muon, adamw_optimizer(rest, weight_decay, learning_rate, betas, device_type))   # chapter 03's AdamW groups
 

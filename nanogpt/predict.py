@@ -328,7 +328,7 @@ def predict(cfg: PredictConfig, # the task, the input, the model and how to samp
     "One result dict per example of `cfg.input`, in input order."
     if cfg.task in TASKS:
         examples = TASKS[cfg.task][0](cfg.input)
-        device, model, tok, ctx = setup(cfg)
+        device, model, tok, ctx = setup(cfg, generating=False)   # scores match training's: float32 unless asked
         check_vocab(model, tok)
         n = sum(len(e['endings']) for e in examples) if cfg.task == 'choose' else len(examples)
         bar = progress(n, unit='ending' if cfg.task == 'choose' else 'passage', show=n >= 20)
@@ -337,7 +337,7 @@ def predict(cfg: PredictConfig, # the task, the input, the model and how to samp
         return results
     field = 'text' if cfg.task == 'score' else 'prompt'
     examples = read_examples(cfg.input, field, cfg.whole_file)
-    device, model, tok, ctx = setup(cfg)
+    device, model, tok, ctx = setup(cfg, generating=False)
     check_vocab(model, tok)
     token_lists = [encode_at(tok, text, f'{cfg.input}:{line}') for line, text in examples]
     bar = progress(len(examples), unit='ex', show=len(examples) >= 20)

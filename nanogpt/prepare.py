@@ -39,7 +39,7 @@ class DatasetWriter:
         self.committed = False
         self.files = {s: open(self._tmp(s), 'wb') for s in self.splits}
         self.counts = dict.fromkeys(self.splits, 0)
-    def _tmp(self, split): return self.out/f'{split}.bin.tmp'
+    def _tmp(self, split): return self.out/f'{split}.bin.{os.getpid()}.tmp'   # this process's own: two jobs may prepare one folder at once
     def write(self, split: str, # 'train' or 'val'
               ids, # token ids (anything numpy can turn into uint16)
              ):

@@ -126,7 +126,7 @@ def make_optimizer(model: GPT, # placed on its device (sharded under FSDP)
     "AdamW (or chapter 08's Muon and AdamW) as `cfg` says, and the gradient scaler (enabled for float16 only)."
     if cfg.optimizer == 'muon':
         optimizer = muon_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), cfg.muon_lr,
-                                   cfg.muon_momentum, device.type)
+                                   cfg.muon_momentum, device.type, cfg.muon_split_qkv)
     else: optimizer = model.configure_optimizers(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), device.type)
     return optimizer, torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 

@@ -252,11 +252,13 @@ def sampling_options(cfg: SamplingKnobs, # the sampling knobs
                 vocab_size=vocab if vocab and vocab < model.config.vocab_size else None)
 
 def setup(cfg: SamplingKnobs, # init_from, out_dir, device, dtype, compile
+          generating: bool = True, # False: a command that scores text keeps float32 as its 'auto' on the CPU
          ):
-    "Device, model, tokenizer and autocast context for a generating command."
+    "Device, model, tokenizer and autocast context for a generating command; bfloat16 weights when the dtype is bf16."
     device = resolve_device(cfg.device)
-    dtype = resolve_dtype(cfg.dtype, device)
+    dtype = resolve_dtype(cfg.dtype, device, generating)
     model, tok = load_model(cfg.init_from, cfg.out_dir, device)
+    if dtype == torch.bfloat16: model, dtype = model.to(dtype), torch.float32   # half the bytes read per token, no casts
     if cfg.compile:   # each layer for changing lengths: the prompt, then one token at a time
         for block in model.transformer.h: block.attn, block.mlp = compile_model(block.attn, True), compile_model(block.mlp, True)
     return device, model, tok, autocast(device, dtype)

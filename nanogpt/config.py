@@ -13,8 +13,9 @@ import torch
 
 # %% auto #0
 __all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'jsonl_rows', 'knob', 'coerce', 'find_config', 'load_yaml',
-           'help_text', 'split_args', 'parse_args', 'report_error', 'cpu_threads', 'run_cli', 'progress', 'RunKnobs',
-           'TrainConfig', 'resolve_device', 'cpu_has_bf16', 'resolve_dtype', 'autocast', 'use_tf32', 'synchronize']
+           'help_text', 'split_args', 'parse_args', 'report_error', 'busy_cores', 'cpu_threads', 'run_cli', 'progress',
+           'RunKnobs', 'TrainConfig', 'resolve_device', 'cpu_has_bf16', 'resolve_dtype', 'autocast', 'use_tf32',
+           'synchronize']
 
 # %% ../nbs/09_config.ipynb #8aac6386
 class UserError(Exception):
@@ -173,12 +174,17 @@ def report_error(line: str, # the one line, 'error: ...'
 
 _TORCH_THREADS = torch.get_num_threads()   # PyTorch's own choice, one per core
 
+def busy_cores() -> int:
+    "Cores that other work keeps busy: the tasks running now (Linux's /proc/loadavg) less this one, at most the 1-minute load average; 0 where unknown."
+    try: running = int(Path('/proc/loadavg').read_text().split()[3].split('/')[0]) - 1   # this process is running too
+    except (OSError, ValueError, IndexError): return 0
+    return max(0, min(running, round(os.getloadavg()[0])))   # both: a job that just ended still weighs on the average
+
 def cpu_threads() -> int:
-    "Threads for this process: the cores it may use less those busy with other work (the load average), shared by torchrun's local processes; 1 or more."
+    "Threads for this process: the cores it may use less `busy_cores()`, shared by torchrun's local processes; 1 or more."
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, 'getloadavg') else 0
     share = cores // max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
-    return max(1, min(_TORCH_THREADS, share, cores - busy))
+    return max(1, min(_TORCH_THREADS, share, cores - busy_cores()))
 
 def run_cli(main, # the command's `main(argv)`
             argv=None, # the arguments (default: `sys.argv[1:]`)

@@ -14,8 +14,8 @@ import torch
 # %% auto #0
 __all__ = ['PRESETS', 'DTYPES', 'GPT2_SIZES', 'UserError', 'jsonl_rows', 'knob', 'coerce', 'find_config', 'load_yaml',
            'help_text', 'split_args', 'parse_args', 'report_error', 'busy_cores', 'cpu_threads', 'run_cli', 'progress',
-           'RunKnobs', 'TrainConfig', 'resolve_device', 'cpu_has_bf16', 'resolve_dtype', 'autocast', 'use_tf32',
-           'synchronize']
+           'exit_now', 'RunKnobs', 'TrainConfig', 'resolve_device', 'cpu_has_bf16', 'resolve_dtype', 'autocast',
+           'use_tf32', 'synchronize']
 
 # %% ../nbs/09_config.ipynb #8aac6386
 class UserError(Exception):
@@ -217,6 +217,15 @@ def progress(total: int | None, # the count at the end (None: unknown)
     from tqdm.auto import tqdm   # loaded by the commands that draw a bar, not by every importer of the config
     return tqdm(total=total, initial=initial, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True,
                 disable=not (show and sys.stderr.isatty()))
+
+# %% ../nbs/09_config.ipynb #a9e2ae10
+def exit_now(status: int, # the exit status, as `run_cli` returned it
+            ):
+    "Flush the output and leave with `status` at once, without the interpreter's teardown (PyTorch's takes about half a second)."
+    for stream in (sys.stdout, sys.stderr):
+        try: stream.flush()
+        except (OSError, ValueError): pass   # a reader gone away, or a stream closed
+    os._exit(status)
 
 # %% ../nbs/09_config.ipynb #78bebd6f
 DTYPES = ('auto', 'float32', 'bfloat16', 'float16')

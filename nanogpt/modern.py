@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.optim._muon import muon as muon_update   # torch.optim.Muon's update, for `SplitMuon`
+from torch.optim._muon import _adjust_lr   # torch.optim.Muon's learning rate for a matrix's shape, for `SplitMuon`
 import torch.nn.functional as F
 
 from .attention import CausalSelfAttention, KVCache
@@ -19,8 +19,8 @@ from .model import GPT, MLP, Block, GPTConfig, adamw_optimizer
 
 # %% auto #0
 __all__ = ['MODERN_KNOBS', 'ModernConfig', 'modern_choices', 'rotary', 'rotate', 'make_norm', 'ModernAttention', 'ReLU2MLP',
-           'ModernBlock', 'ModernGPT', 'build_gpt', 'Optimizers', 'SplitMuon', 'muon_optimizer', 'wsd_lr',
-           'token_bytes', 'bytes_per_token', 'bits_per_byte']
+           'ModernBlock', 'ModernGPT', 'build_gpt', 'Optimizers', 'orthogonalise', 'SplitMuon', 'muon_optimizer',
+           'wsd_lr', 'token_bytes', 'bytes_per_token', 'bits_per_byte']
 
 # %% ../nbs/08_speedrun.ipynb #80d7c583
 @dataclass
@@ -172,18 +172,42 @@ class Optimizers:
                        ):
         for o, s in zip(self.optimizers, states, strict=True): o.load_state_dict(s)
 
+
+# %% ../nbs/08_speedrun.ipynb #aba553c1
+def orthogonalise(G: torch.Tensor, # (n, rows, cols): n matrices of one shape, rows <= cols
+                  ns_coefficients, ns_steps: int, eps: float, # torch.optim.Muon's settings
+                 ) -> torch.Tensor:
+    "torch.optim.Muon's Newton-Schulz iteration, in bfloat16, on a stack of matrices at once."
+    a, b, c = ns_coefficients
+    X = G.bfloat16()
+    X = X / X.flatten(1).norm(dim=1).clamp(min=eps)[:, None, None]   # each matrix's norm, so its singular values, to at most 1
+    for _ in range(ns_steps):
+        A = X @ X.mT
+        X = torch.baddbmm(X, torch.baddbmm(A, A, A, beta=b, alpha=c), X, beta=a)   # a X + (b A + c A^2) X
+    return X
+
 class SplitMuon(torch.optim.Muon):
-    "torch's Muon, but a group with `split=n` has each matrix cut into n row blocks, orthogonalised one by one (q, k, v)."
+    "torch's Muon, orthogonalising all matrices of one shape together; a group with `split=n` cuts each matrix into n row blocks (q, k, v)."
     @torch.no_grad()
     def step(self, closure=None): # no closure: the training loop computes the loss itself
         for g in self.param_groups:
             ps = [p for p in g['params'] if p.grad is not None]
-            bufs = [self.state[p].setdefault('momentum_buffer', torch.zeros_like(p)) for p in ps]
+            for p in ps:
+                if 'momentum_buffer' not in self.state[p]: self.state[p]['momentum_buffer'] = torch.zeros_like(p)
             blocks = lambda ts: [b for t in ts for b in t.chunk(g.get('split', 1))]   # views: updated in place
-            muon_update(blocks(ps), blocks([p.grad for p in ps]), blocks(bufs), lr=g['lr'], weight_decay=g['weight_decay'],
-                        momentum=g['momentum'], nesterov=g['nesterov'], ns_coefficients=g['ns_coefficients'], eps=g['eps'],
-                        ns_steps=g['ns_steps'], adjust_lr_fn=g['adjust_lr_fn'], has_complex=False)
-
+            params, grads = blocks(ps), blocks([p.grad for p in ps])
+            bufs = blocks([self.state[p]['momentum_buffer'] for p in ps])
+            torch._foreach_lerp_(bufs, grads, 1 - g['momentum'])
+            updates = torch._foreach_lerp(grads, bufs, g['momentum']) if g['nesterov'] else bufs
+            stacks = {}   # wide matrices by shape: a tall one is orthogonalised as its transpose, like torch's
+            for p, u in zip(params, updates):
+                tall = p.shape[0] > p.shape[1]
+                stacks.setdefault((u.mT if tall else u).shape, []).append((p, u.mT if tall else u, tall))
+            for items in stacks.values():
+                ortho = orthogonalise(torch.stack([u for _, u, _ in items]), g['ns_coefficients'], g['ns_steps'], g['eps'])
+                for (p, _, tall), o in zip(items, ortho):
+                    lr = _adjust_lr(g['lr'], g['adjust_lr_fn'], p.shape)
+                    p.mul_(1 - g['lr'] * g['weight_decay']).add_(o.mT if tall else o, alpha=-lr)
 
 # %% ../nbs/08_speedrun.ipynb #aba553b7
 def muon_optimizer(model: GPT, # a GPT or ModernGPT (not wrapped)
@@ -195,11 +219,11 @@ def muon_optimizer(model: GPT, # a GPT or ModernGPT (not wrapped)
                    split_qkv: bool = False, # orthogonalise q, k and v apart, not their fused c_attn matrix as one
                   ) -> Optimizers:
     "Muon for the blocks' matrices, AdamW for embeddings, head, norms and scalars; Muon's groups carry `lr_scale`."
-    hidden = [p for n, p in model.named_parameters() if p.dim() == 2 and n.startswith('transformer.h.')]
-    ids = {id(p) for p in hidden}
+    hidden = {n: p for n, p in model.named_parameters() if p.dim() == 2 and n.startswith('transformer.h.')}
+    ids = {id(p) for p in hidden.values()}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
-    fused = {id(p) for n, p in model.named_parameters() if split_qkv and n.startswith('transformer.h.') and n.endswith('.attn.c_attn.weight')}
-    groups = [{'params': [p for p in hidden if id(p) not in fused]}, {'params': [p for p in hidden if id(p) in fused], 'split': 3}]
+    apart = lambda n: split_qkv and n.endswith('.attn.c_attn.weight')   # q, k and v
+    groups = [{'params': [p for n, p in hidden.items() if not apart(n)]}, {'params': [p for n, p in hidden.items() if apart(n)], 'split': 3}]
     muon = SplitMuon([g for g in groups if g['params']], lr=muon_lr, weight_decay=weight_decay, momentum=momentum, adjust_lr_fn='original')
     for g in muon.param_groups: g['lr_scale'] = muon_lr / learning_rate   # the schedule scales both optimizers alike
     return Optimizers(muon, adamw_optimizer(rest, weight_decay, learning_rate, betas, device_type))   # chapter 03's AdamW groups

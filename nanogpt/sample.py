@@ -17,7 +17,7 @@ from .checkpoint import load_checkpoint, model_from_checkpoint
 from .export import tokenizer_from_hf
 from .config import GPT2_SIZES, RunKnobs, UserError, autocast, knob, parse_args, resolve_device, resolve_dtype, run_cli
 from .model import GPT, TEMPERATURE, TOP_K, sample_token
-from .speedups import compile_model
+from .speedups import compile_model, use_cpu_kernels, use_packed_weights
 from .tokenizer import GPT2Tokenizer, tokenizer_from_meta
 
 # %% auto #0
@@ -259,6 +259,7 @@ def setup(cfg: SamplingKnobs, # init_from, out_dir, device, dtype, compile
     dtype = resolve_dtype(cfg.dtype, device, generating)
     model, tok = load_model(cfg.init_from, cfg.out_dir, device)
     if dtype == torch.bfloat16: model, dtype = model.to(dtype), torch.float32   # half the bytes read per token, no casts
+    if device.type == 'cpu' and not cfg.compile: use_packed_weights(use_cpu_kernels(model))   # chapter 11: faster bf16 products and attention
     if cfg.compile:   # each layer for changing lengths: the prompt, then one token at a time
         for block in model.transformer.h: block.attn, block.mlp = compile_model(block.attn, True), compile_model(block.mlp, True)
     return device, model, tok, autocast(device, dtype)

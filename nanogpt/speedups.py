@@ -16,8 +16,9 @@ from .model import MLP
 from .modern import ReLU2MLP
 
 # %% auto #0
-__all__ = ['MLP_ACTIVATIONS', 'keep_mask', 'keep_scale', 'FastDropout', 'causal_attention_dropout', 'cpu_attend',
-           'recompute_forward', 'use_cpu_kernels', 'keep_freed_memory', 'compile_model']
+__all__ = ['SHORT_CONTEXT', 'MLP_ACTIVATIONS', 'keep_mask', 'keep_scale', 'FastDropout', 'causal_attention_dropout',
+           'causal_attention_short', 'cpu_attend', 'recompute_forward', 'use_cpu_kernels', 'packed_linear',
+           'use_packed_weights', 'keep_freed_memory', 'compile_model']
 
 # %% ../nbs/11_cpu_speed.ipynb #39876281
 def keep_mask(shape, # the shape of the mask
@@ -88,14 +89,29 @@ def causal_attention_dropout(q, k, v, # (B, nh, T, hd) queries, keys and values
     "Causal attention with dropout `p` on the attention weights, in O(T) memory per row block."
     return _CausalAttentionDropout.apply(q, k, v, p, block)
 
+
+# %% ../nbs/11_cpu_speed.ipynb #a5c0e002
+SHORT_CONTEXT = {torch.bfloat16: 256}   # the longest context for which the plain computation is faster (float32: none)
+
+def causal_attention_short(q, k, v, # (B, nh, T, hd) queries, keys and values
+                          ) -> torch.Tensor:
+    "Causal attention as three plain operations (masked scores, softmax, weighted sum): for short contexts, faster than the fused kernel."
+    B, H, T, D = q.shape
+    bias = torch.full((T, T), float('-inf'), dtype=q.dtype, device=q.device).triu_(1)   # the causal mask
+    w = _block_weights(q.reshape(B * H, T, D), k.reshape(B * H, T, D), bias, 0, T)
+    return torch.bmm(w, v.reshape(B * H, T, D)).view(B, H, T, D)
+
 def cpu_attend(self: CausalSelfAttention, # the attention layer (any subclass) this is registered on
                q, k, v, # (B, nh, T, hd) queries, (B, nh, S, hd) keys and values
                attn_mask, # True where attention is allowed, or None
                is_causal, # apply the causal mask
               ):
-    "A layer's `attend` on the CPU: training with dropout goes through `causal_attention_dropout` (no fused CPU kernel has dropout)."
-    if self.training and self.dropout and is_causal and attn_mask is None:
-        return causal_attention_dropout(q, k, v, self.dropout)
+    "A layer's `attend` on the CPU: training by `causal_attention_dropout` or `causal_attention_short`; one new bf16 token in float32."
+    if self.training and is_causal and attn_mask is None and torch.is_grad_enabled():
+        if self.dropout: return causal_attention_dropout(q, k, v, self.dropout)   # no fused CPU kernel has dropout
+        if q.shape[-2] <= SHORT_CONTEXT.get(q.dtype, 0): return causal_attention_short(q, k, v)
+    if q.dtype == torch.bfloat16 and q.shape[-2] == 1 and not torch.is_grad_enabled():   # generating: one query over the cache
+        return type(self).attend(self, q.float(), k.float(), v.float(), attn_mask, is_causal).to(q.dtype)
     return type(self).attend(self, q, k, v, attn_mask, is_causal)   # the class's own
 
 # %% ../nbs/11_cpu_speed.ipynb #5f607182
@@ -145,6 +161,24 @@ def use_cpu_kernels(model: nn.Module, # a GPT or ModernGPT (or any module holdin
         if isinstance(module, CausalSelfAttention): module.attend = types.MethodType(cpu_attend, module)
         elif type(module) in MLP_ACTIVATIONS and type(module.c_proj) is nn.Linear:   # not under LoRA (chapter 18): it reads c_proj.weight
             module.forward, module.recompute_from = types.MethodType(recompute_forward, module), recompute_from
+    return model
+
+# %% ../nbs/11_cpu_speed.ipynb #a5c0e011
+def packed_linear(self: nn.Linear, # a layer given `packed_weight` by `use_packed_weights`
+                  x, # (..., in_features)
+                 ):
+    "An `nn.Linear`'s forward pass through its weight prepacked for oneDNN (without gradients)."
+    if torch.is_grad_enabled(): return F.linear(x, self.weight, self.bias)   # the packed product has no backward pass
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.packed_weight, self.bias, 'none', [], '')
+
+def use_packed_weights(model: nn.Module, # a model for generation, on the CPU, its weights in bfloat16
+                      ) -> nn.Module:
+    "Give every bfloat16 `nn.Linear` of a CPU model its weight packed once for oneDNN, in place; returns the model."
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()): return model
+    for m in model.modules():
+        if type(m) is nn.Linear and m.weight.dtype == torch.bfloat16 and m.weight.device.type == 'cpu':
+            m.packed_weight = torch.ops.mkldnn._reorder_linear_weight(m.weight.detach())
+            m.forward = types.MethodType(packed_linear, m)
     return model
 
 # %% ../nbs/11_cpu_speed.ipynb #ac87d2cf

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .checkpoint import stop_on_signals
-from .config import TrainConfig, UserError, jsonl_rows, parse_args, run_cli
+from .config import TrainConfig, UserError, exit_now, jsonl_rows, parse_args, run_cli
 from .conversation import END, ChatTokenizer, chat_prompt, render_prompt
 from .distributed import all_reduce, barrier, init_distributed, set_gradient_sync, shutdown_distributed
 from .lora import lora_sizes
@@ -284,4 +284,4 @@ def main(argv, # the command line: config files and --key=value options
     "python -m nanogpt.train [CONFIG.yml ...] [--key=value ...]"
     train(parse_args(TrainConfig, argv, 'nanogpt.train'))
 
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(run_cli(main))
+if __name__ == '__main__' and '__file__' in globals(): exit_now(run_cli(main))   # chapter 09: no interpreter teardown

@@ -6,7 +6,8 @@
 Both models hold the same weights: a GPT-2 of the given shape (GPT-2 small, 124M, by default) with
 random weights, seed 0, copied into transformers' `GPT2LMHeadModel` by `nanogpt.export.to_hf`. For each
 dtype, both are cast to it (weights and all, as `python -m nanogpt.sample --dtype=bfloat16` and
-transformers' `torch_dtype` do). For each batch size and prompt length, the same random prompts go to
+transformers' `torch_dtype` do), and ours on the CPU gets the kernels that `python -m nanogpt.sample`
+gives it (`nanogpt.speedups`: `use_cpu_kernels`, and `use_packed_weights` for bfloat16 weights). For each batch size and prompt length, the same random prompts go to
 `nanogpt.sample.generate_batch` and to `GPT2LMHeadModel.generate`, greedy (temperature 0, do_sample=False),
 exactly `--new` tokens each. The two alternate, `--reps` times each, ours first; the best time of each
 counts (the run least disturbed by the rest of the machine). Printed per case: tokens per second of
@@ -23,6 +24,7 @@ import torch
 from nanogpt.export import to_hf
 from nanogpt.model import GPT, GPTConfig
 from nanogpt.sample import generate_batch
+from nanogpt.speedups import use_cpu_kernels, use_packed_weights
 
 def options(argv: list[str]) -> dict:
     "The `--key=value` options, over the defaults."
@@ -79,6 +81,7 @@ def main(argv: list[str]):
     for name in o['dtype'].split(','):
         dtype = getattr(torch, name)
         ours, theirs = copy.deepcopy(base).eval().to(dtype), copy.deepcopy(hf).eval().to(dtype)
+        use_packed_weights(use_cpu_kernels(ours))   # what `setup` does for `sample` and `chat` on a CPU
         for B in map(int, o['batch'].split(',')):
             for P in map(int, o['prompt'].split(',')):
                 print(f'{name}: {compare(ours, theirs, B, P, int(o["new"]), int(o["reps"]))}', flush=True)

@@ -7,10 +7,12 @@
 #   2. python -m nanogpt.bench at GPT-2 124M's shapes (block 1024, bf16, compiled, random tokens):
 #      tokens/s and MFU against the GPU's data-sheet peak;
 #   3. torchrun over every visible GPU: 20 steps of config/train_gpt2.yml on the Shakespeare text;
-#   4. a preempted torchrun job: one process on one GPU (a real NCCL group, with gloo beside it for CPU
+#   4. the same for config/speedrun_gpt2.yml (chapter 08's modern GPT at that size: SplitMuon's stacked
+#      Newton-Schulz in bf16 under DDP, q, k and v apart, rotary, an untied head, compiled);
+#   5. a preempted torchrun job: one process on one GPU (a real NCCL group, with gloo beside it for CPU
 #      tensors), stopped by SIGTERM after it has logged some iterations; it must exit cleanly with a
 #      checkpoint, and --init_from=resume must carry it on to max_iters.
-#   5. instruction finetuning with LoRA under torchrun over every GPU (frozen weights under DDP, the chat
+#   6. instruction finetuning with LoRA under torchrun over every GPU (frozen weights under DDP, the chat
 #      batches on the GPU, bf16): a small base model, then 30 steps on chat_tasks; the adapters merged
 #      by sample.
 # It prints one line per step (and the end of the step's log if it failed), then "N passed, N failed".
@@ -65,11 +67,11 @@ step() {   # step NAME TIMEOUT LOG COMMAND...: run it, print its summary line (t
   timeout "$limit" "$@" >"$log" 2>&1
   local rc=$? secs=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then
-    passed=$((passed + 1)); echo "[$n/5] $name: passed in ${secs} s: $(tail -1 "$log")"
+    passed=$((passed + 1)); echo "[$n/6] $name: passed in ${secs} s: $(tail -1 "$log")"
   else
     failed=$((failed + 1))
     [ $rc -eq 124 ] && why="stopped after ${limit} s" || why="exit code $rc"
-    echo "[$n/5] $name: FAILED ($why, ${secs} s); the end of $log:"
+    echo "[$n/6] $name: FAILED ($why, ${secs} s); the end of $log:"
     tail -15 "$log" | sed 's/^/    /'
   fi
 }
@@ -91,17 +93,18 @@ else shape=(--device=cuda --dtype=bfloat16 --compile=true --n_layer=12 --n_head=
 fi
 step "bench, $what" 300 "$logs/bench.log" "$py" -m nanogpt.bench --real_data=false --dropout=0 --bias=false "${shape[@]}"
 
-# 3. torchrun over every GPU: 20 steps of GPT-2 124M; then the run's metrics and checkpoint are checked.
+# 3 and 4. torchrun over every GPU: 20 steps of GPT-2 124M, then of the speedrun's modern GPT at that size
+#    (Muon); after each, the run's metrics and checkpoint are checked.
 work=$(mktemp -d "${TMPDIR:-/tmp}/gpu_check_run.XXXXXX")
 if $rehearse; then run=(--device=cpu --backend=gloo --dtype=float32 --compile=false --n_layer=2 --n_head=2 --n_embd=64 --block_size=64 --batch_size=4)
 else run=(--device=cuda --backend=nccl --dtype=bfloat16 --compile=true --batch_size=16)
 fi
-torchrun_check() {
-  "$py" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" -m nanogpt.train config/train_gpt2.yml \
-    --dataset=shakespeare --data_dir="$work/data" --out_dir="$work/out" --wandb_log=false --sample_tokens=0 \
+torchrun_check() {   # torchrun_check CONFIG OUT_DIR
+  "$py" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" -m nanogpt.train "$1" \
+    --dataset=shakespeare --data_dir="$work/data" --out_dir="$2" --wandb_log=false --sample_tokens=0 \
     --gradient_accumulation_steps="$ngpu" --max_iters=20 --lr_decay_iters=20 --warmup_iters=5 \
     --eval_interval=20 --eval_iters=4 --log_interval=1 "${run[@]}" || return
-  "$py" - "$work/out" "$ngpu" <<'EOF'
+  "$py" - "$2" "$ngpu" <<'EOF'
 import json, math, statistics, sys, torch
 from pathlib import Path
 from nanogpt.bench import flops_per_token, gpu_peak
@@ -125,9 +128,11 @@ print(line)
 EOF
 }
 step "torchrun over $ngpu $unit, $what" 360 "$logs/torchrun.log" \
-  bash -c "$(declare -p py work ngpu run); $(declare -f torchrun_check); torchrun_check"
+  bash -c "$(declare -p py work ngpu run); $(declare -f torchrun_check); torchrun_check config/train_gpt2.yml $work/out"
+step "torchrun over $ngpu $unit, the speedrun's modern GPT with Muon, $what" 360 "$logs/torchrun_speedrun.log" \
+  bash -c "$(declare -p py work ngpu run); $(declare -f torchrun_check); torchrun_check config/speedrun_gpt2.yml $work/speedrun"
 
-# 4. A preempted job: SIGTERM to the one process of a torchrun job on one GPU, then a resume to max_iters.
+# 5. A preempted job: SIGTERM to the one process of a torchrun job on one GPU, then a resume to max_iters.
 #    The signal goes to the training process, as a scheduler's does (torchrun itself, when signalled, passes
 #    it on and then exits 1 with a traceback of its own). NCCL refuses two processes on one GPU: one only.
 stop_run=(--dataset=shakespeare_char --n_layer=2 --n_head=2 --n_embd=64 --block_size=64 --batch_size=8 --compile=false)
@@ -173,7 +178,7 @@ EOF
 step "SIGTERM to a one-process torchrun job, then resume, $what" 420 "$logs/stop.log" \
   bash -c "$(declare -p py work stop_run); $(declare -f stop_check); stop_check"
 
-# 5. Instruction finetuning with LoRA under torchrun: DDP over frozen weights and trainable adapters.
+# 6. Instruction finetuning with LoRA under torchrun: DDP over frozen weights and trainable adapters.
 sft_check() {
   "$py" -m nanogpt.train "${stop_run[@]}" --data_dir="$work/data" --out_dir="$work/base" --max_iters=30 --lr_decay_iters=30 \
     --eval_interval=30 --eval_iters=2 --sample_tokens=0 --wandb_log=false >/dev/null || return
